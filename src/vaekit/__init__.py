@@ -1,0 +1,48 @@
+"""vaekit: variational autoencoders on Keras 3, on JAX, TensorFlow or PyTorch.
+
+The public API is listed in `__all__`. Names are imported lazily, so `import vaekit` does not import
+Keras: a program (the CLI's `--backend`) can still choose the Keras backend after importing vaekit.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "VAE": "vaekit.model",
+    "build_vae": "vaekit.model",
+    "GaussianSampler": "vaekit.layers",
+    "Bernoulli": "vaekit.likelihoods",
+    "StandardNormal": "vaekit.priors",
+    "RunConfig": "vaekit.config",
+    "DataConfig": "vaekit.config",
+    "ModelConfig": "vaekit.config",
+    "TrainConfig": "vaekit.config",
+    "Dataset": "vaekit.data",
+    "load_dataset": "vaekit.data",
+    "train": "vaekit.training",
+    "TrainResult": "vaekit.training",
+    "save_model": "vaekit.saving",
+    "load_model": "vaekit.saving",
+    "load_run_config": "vaekit.saving",
+    "save_image_grid": "vaekit.plots",
+    "save_reconstruction_grid": "vaekit.plots",
+    "VaekitError": "vaekit.errors",
+    "DataError": "vaekit.errors",
+    "ConfigError": "vaekit.errors",
+    "ModelFileError": "vaekit.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'vaekit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -1,0 +1,227 @@
+"""Run configuration: dataclasses for data, model and training, read from and written to TOML.
+
+A run directory holds the resolved `config.toml`, so a run can be reproduced from it alone. Unknown
+sections or keys, wrong types and out-of-range values are `ConfigError`s, never silently ignored.
+This module imports no Keras, so the CLI can read a config before choosing a backend.
+"""
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomllib
+
+from vaekit.errors import ConfigError
+
+BINARIZE_MODES = ("none", "static", "dynamic")
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "shapes"  # a name (shapes, mnist, fashion_mnist, binarized_mnist) or a path
+    val_fraction: float = (
+        0.1  # carved from train when the source has no validation split of its own
+    )
+    binarize: str = "none"  # none | static (sampled once) | dynamic (re-sampled every epoch)
+    limit: int | None = None  # keep at most this many examples per split (quick experiments, tests)
+
+    def validate(self):
+        if not self.dataset:
+            raise ConfigError("Expected data.dataset to name a dataset or a path. Received: ''")
+        if not 0 < self.val_fraction <= 0.5:
+            raise ConfigError(
+                f"Expected data.val_fraction in (0, 0.5]. Received: {self.val_fraction}"
+            )
+        if self.binarize not in BINARIZE_MODES:
+            raise ConfigError(
+                f"Expected data.binarize in {BINARIZE_MODES}. Received: {self.binarize!r}"
+            )
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError(
+                f"Expected data.limit >= 1 (or unset for all). Received: {self.limit}"
+            )
+
+
+@dataclass
+class ModelConfig:
+    name: str = "seed"  # the preset this config started from (see MODEL_PRESETS)
+    architecture: str = "mlp"  # encoder/decoder family (vaekit.networks.ARCHITECTURES)
+    latent_dim: int = 10  # the recipe's 10-d latent
+    hidden_units: list[int] = field(
+        default_factory=lambda: [128, 64]
+    )  # encoder widths; decoder mirrors
+    activation: str = "relu"
+    likelihood: str = "bernoulli"  # logits out of the decoder; BCE summed over values
+    prior: str = "standard_normal"
+    beta: float = 1.0  # KL weight; 1 is the true ELBO (the recipe's KL mean is 1 / latent_dim)
+
+    def validate(self):
+        if self.latent_dim < 1:
+            raise ConfigError(f"Expected model.latent_dim >= 1. Received: {self.latent_dim}")
+        if not self.hidden_units or any(u < 1 for u in self.hidden_units):
+            raise ConfigError(
+                f"Expected model.hidden_units to be a non-empty list of positive widths. "
+                f"Received: {self.hidden_units}"
+            )
+        if not math.isfinite(self.beta) or self.beta < 0:
+            raise ConfigError(
+                f"Expected model.beta to be a finite number >= 0. Received: {self.beta}"
+            )
+
+
+# Named starting points for `--model`. Each is a set of ModelConfig overrides.
+MODEL_PRESETS = {
+    # The classic Keras recipe: 784-128-64 ReLU encoder, 10-d latent, mirrored decoder, Bernoulli.
+    "seed": {},
+}
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10  # the recipe's 10 epochs
+    batch_size: int = 32  # the recipe's batch size
+    learning_rate: float = 1e-3  # Adam's default, as in the recipe
+    seed: int = 0  # seeds weights, shuffling, sampling noise and binarization
+    steps_per_execution: int = 1  # training steps per compiled call (Keras `compile` option)
+
+    def validate(self):
+        for name in ("epochs", "batch_size", "steps_per_execution"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"Expected train.{name} >= 1. Received: {getattr(self, name)}")
+        if not math.isfinite(self.learning_rate) or self.learning_rate <= 0:
+            raise ConfigError(
+                f"Expected train.learning_rate to be a finite number > 0. Received: {self.learning_rate}"
+            )
+        if self.seed < 0:
+            raise ConfigError(f"Expected train.seed >= 0. Received: {self.seed}")
+
+
+@dataclass
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self):
+        for section in (self.data, self.model, self.train):
+            section.validate()
+        return self
+
+
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+def model_preset(name):
+    """A ModelConfig for a preset name; ConfigError for an unknown one."""
+    if name not in MODEL_PRESETS:
+        raise ConfigError(
+            f"Unknown model {name!r}. Expected one of: {', '.join(sorted(MODEL_PRESETS))}."
+        )
+    return ModelConfig(name=name, **MODEL_PRESETS[name])
+
+
+# --- typed conversion from TOML / CLI values ---------------------------------------------------------
+def _coerce(where, value, hint):
+    """Check `value` against a field's type hint; return it converted (int -> float where allowed)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        if value is None:
+            return None
+        (hint,) = [a for a in args if a is not type(None)]
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"Expected {where} to be a list. Received: {value!r}")
+        return [_coerce(f"{where}[{i}]", v, args[0]) for i, v in enumerate(value)]
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if hint is str and isinstance(value, str):
+        return value
+    if hint is bool and isinstance(value, bool):
+        return value
+    raise ConfigError(f"Expected {where} to be of type {hint.__name__}. Received: {value!r}")
+
+
+def section_from_dict(cls, values, section):
+    """Build a config section from a dict, refusing unknown keys and wrong types."""
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(values) - set(hints))
+    if unknown:
+        raise ConfigError(
+            f"Unknown key(s) in [{section}]: {', '.join(unknown)}. Expected some of: {', '.join(hints)}."
+        )
+    kwargs = {k: _coerce(f"{section}.{k}", v, hints[k]) for k, v in values.items()}
+    return cls(**kwargs)
+
+
+def update_section(obj, section, values):
+    """A copy of a section with `values` (already-typed overrides, e.g. from CLI flags) applied."""
+    return section_from_dict(type(obj), {**dataclasses.asdict(obj), **values}, section)
+
+
+def from_dict(values):
+    """A validated RunConfig from a nested dict (a parsed TOML file)."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"Expected a table of sections. Received: {type(values).__name__}")
+    unknown = sorted(set(values) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(
+            f"Unknown section(s) {', '.join(unknown)}. Expected some of: {', '.join(SECTIONS)}."
+        )
+    parts = {}
+    for name, cls in SECTIONS.items():
+        table = values.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"Expected [{name}] to be a table. Received: {table!r}")
+        if name == "model" and "name" in table:
+            base = dataclasses.asdict(model_preset(table["name"]))
+            table = {**base, **table}
+        parts[name] = section_from_dict(cls, table, name)
+    return RunConfig(**parts).validate()
+
+
+def load(path):
+    """Read and validate a TOML config file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"Cannot read config file {path}: {exc.strerror or exc}.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"Config file {path} is not UTF-8 text; expected a TOML file.") from None
+    try:
+        values = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from None
+    return from_dict(values)
+
+
+# --- writing -----------------------------------------------------------------------------------------
+def _toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"Cannot write {value!r} to TOML")
+
+
+def to_toml(config):
+    """The config as TOML text (keys whose value is None are left out: TOML has no null)."""
+    lines = []
+    for name, table in dataclasses.asdict(config).items():
+        lines.append(f"[{name}]")
+        for key, value in table.items():
+            if value is not None:
+                lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,337 @@
+"""The `Dataset` container and the steps every source shares: checking, splitting, binarizing.
+
+A source loader (shapes, binarized MNIST, Keras datasets, files) only reads its data and returns a
+`Source`: checked float32 arrays per split and some metadata. `build_dataset` then does the rest the
+same way for every source, so `val_fraction`, `limit`, `seed` and `binarize` mean one thing
+everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vaekit.errors import DataError
+
+BINARIZE_MODES = ("none", "static", "dynamic")
+SPLIT_NAMES = ("train", "val", "test")
+_SPLIT_ALIASES = {"train": "train", "val": "val", "validation": "val", "test": "test"}
+_RANGE_HINT = "expected values in [0, 1] (or 0..255 integers)"
+
+# Independent random streams, one per job, so that e.g. changing `limit` never changes which images
+# land in the validation split.
+_STREAM_TEST, _STREAM_VAL, _STREAM_LIMIT, _STREAM_BINARIZE = 1, 2, 3, 4
+
+
+@dataclass
+class Dataset:
+    """Images split into train / validation / test, with labels when the source has them.
+
+    Every image array is float32 with shape `(n, H, W, C)` and values in `[0, 1]`; grey images have
+    `C=1`. Labels are int64 `(n,)` class ids, float32 `(n, F)` generative factors, or `None`.
+
+    Attributes:
+        name: the dataset name (`"shapes"`, `"mnist"`, ...) or the path it was loaded from.
+        x_train, x_val, x_test: float32 `(n, H, W, C)` images in `[0, 1]`.
+        y_train, y_val, y_test: labels for the matching images, or `None`.
+        info: metadata. Always holds `"source"` (where the data came from), `"label_names"` (a list
+            of names, or `None`), `"binary"` (all values are 0 or 1), `"eight_bit"` (all values are
+            multiples of 1/255) and `"binarize"` (`"none"`, `"static"` or `"dynamic"`; with
+            `"dynamic"` the training loop re-samples binary images from the grey values each epoch).
+
+    Example:
+
+    >>> data = load_dataset("shapes", limit=100)
+    >>> data.shape
+    (28, 28, 1)
+    >>> x, y = data.split("val")
+    """
+
+    name: str
+    x_train: np.ndarray = field(repr=False)
+    x_val: np.ndarray = field(repr=False)
+    x_test: np.ndarray = field(repr=False)
+    y_train: np.ndarray | None = field(default=None, repr=False)
+    y_val: np.ndarray | None = field(default=None, repr=False)
+    y_test: np.ndarray | None = field(default=None, repr=False)
+    info: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """The shape of one image, `(H, W, C)`."""
+        return tuple(int(d) for d in self.x_train.shape[1:])
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Returns `(x, y)` for `"train"`, `"val"` (or `"validation"`) or `"test"`."""
+        key = _SPLIT_ALIASES.get(name) if isinstance(name, str) else None
+        if key is None:
+            raise DataError(
+                f"Unknown split {name!r}: expected one of 'train', 'val', 'validation', 'test'."
+            )
+        return getattr(self, f"x_{key}"), getattr(self, f"y_{key}")
+
+    def summary(self) -> str:
+        """One line: name, image shape, split sizes and binarization."""
+        h, w, c = self.shape
+        sizes = " / ".join(f"{s} {len(getattr(self, f'x_{s}'))}" for s in SPLIT_NAMES)
+        labels = "labels" if self.y_train is not None else "no labels"
+        binarize = self.info.get("binarize", "none")
+        extra = f", binarize={binarize}" if binarize != "none" else ""
+        return f"{self.name}: {h}x{w}x{c} images, {sizes}, {labels}{extra}"
+
+
+@dataclass
+class Source:
+    """What a loader read, before splitting.
+
+    Attributes:
+        splits: `{"train": (x, y), ...}`; "train" is always there, "val" and "test" when the source
+            has its own. Arrays are already checked with `as_images` / `as_labels`.
+        source: where the data came from (a path, URL or generator), for `Dataset.info["source"]`.
+        label_names: names of the label classes or factors, or `None`.
+        eight_bit: True when every image came from 8-bit integers (values are multiples of 1/255).
+        prebinarized: True when the data is already a fixed binarization (binarize is then a no-op).
+        extra_info: more entries for `Dataset.info` (e.g. "shape_names").
+    """
+
+    splits: dict
+    source: str
+    label_names: list | None = None
+    eight_bit: bool = False
+    prebinarized: bool = False
+    extra_info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if "train" not in self.splits:
+            raise DataError(f"{self.source} has no training images: expected a 'train' split.")
+        shapes = {name: x.shape[1:] for name, (x, _) in self.splits.items()}
+        first = shapes["train"]
+        for name, shape in shapes.items():
+            if shape != first:
+                raise DataError(
+                    f"Splits of {self.source} have different image shapes: expected "
+                    f"{_fmt_shape(first)} like train, received {_fmt_shape(shape)} in {name}."
+                )
+        has_labels = {name for name, (_, y) in self.splits.items() if y is not None}
+        if has_labels and has_labels != set(self.splits):
+            missing = sorted(set(self.splits) - has_labels)
+            raise DataError(
+                f"{self.source} has labels for some splits only: expected labels for every split "
+                f"or none, received none for {', '.join(missing)}."
+            )
+
+
+def as_images(array, what: str) -> tuple[np.ndarray, bool]:
+    """Checks an image array and converts it to float32 `(n, H, W, C)` in `[0, 1]`.
+
+    Accepted shapes: `(n, H, W)`, `(n, H, W, C)` with C in {1, 3}, or `(n, D)` with D a perfect
+    square (read as square grey images). Integer arrays must hold 0..255 and are divided by 255;
+    booleans become 0/1; floats must be finite and already in `[0, 1]`.
+
+    Args:
+        array: the images, any array-like.
+        what: how to name the array in error messages, e.g. `"x_train in /a/b.npz"`.
+
+    Returns:
+        `(images, eight_bit)`: the float32 images and whether all values are multiples of 1/255.
+    """
+    x = np.asarray(array)
+    if x.dtype.kind not in "biuf":
+        raise DataError(
+            f"{what} has dtype {x.dtype}: expected numeric images (uint8 or floats in [0, 1])."
+        )
+    if x.ndim == 2:
+        n, d = x.shape
+        side = math.isqrt(d)
+        if d == 0 or side * side != d:
+            raise DataError(
+                f"{what} has flat images of {d} values: expected a perfect square number of "
+                "pixels (e.g. 784 = 28x28), or arrays shaped (n, H, W) or (n, H, W, C)."
+            )
+        x = x.reshape(n, side, side, 1)  # (n, H, W, 1)
+    elif x.ndim == 3:
+        x = x[..., None]  # (n, H, W, 1)
+    elif x.ndim != 4 or x.shape[-1] not in (1, 3):
+        raise DataError(
+            f"{what} has shape {x.shape}: expected (n, H, W), (n, H, W, C) with C=1 or 3, "
+            "or (n, H*W) flat square images."
+        )
+    if x.size == 0:
+        raise DataError(f"{what} is empty (shape {x.shape}): expected at least one image.")
+
+    if x.dtype.kind == "b":
+        return x.astype(np.float32), True
+    if x.dtype.kind in "iu":
+        lo, hi = int(x.min()), int(x.max())
+        if lo < 0 or hi > 255:
+            raise DataError(f"{what} has integers in [{lo}, {hi}]: {_RANGE_HINT}.")
+        out = x.astype(np.float32)
+        np.divide(out, np.float32(255), out=out)
+        return out, True
+
+    finite = np.isfinite(x)
+    if not finite.all():
+        bad = int(x.size - np.count_nonzero(finite))
+        raise DataError(f"{what} has {bad} NaN or infinite values: {_RANGE_HINT}.")
+    lo, hi = float(x.min()), float(x.max())
+    if lo < 0.0 or hi > 1.0:
+        raise DataError(f"{what} has values in [{lo:g}, {hi:g}]: {_RANGE_HINT}.")
+    out = x.astype(np.float32, copy=False)
+    return out, _is_eight_bit(out)
+
+
+def as_labels(array, n: int, what: str) -> np.ndarray | None:
+    """Checks labels for `n` images: int64 `(n,)` class ids or float32 `(n, F)` factors."""
+    if array is None:
+        return None
+    y = np.asarray(array)
+    if y.ndim == 0 or len(y) != n:
+        count = "a scalar" if y.ndim == 0 else f"{len(y)} labels"
+        raise DataError(f"{what} has {count} for {n} images: expected one label per image.")
+    if y.dtype.kind in "biu":
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise DataError(
+                f"{what} has shape {y.shape}: expected integer class ids of shape (n,)."
+            )
+        if y.dtype.kind == "i" and n and y.min() < 0:
+            raise DataError(f"{what} has negative class ids: expected ids 0, 1, 2, ...")
+        return y.astype(np.int64)
+    if y.dtype.kind == "f":
+        if y.ndim == 1:
+            y = y[:, None]  # (n, 1)
+        if y.ndim != 2:
+            raise DataError(f"{what} has shape {y.shape}: expected float factors of shape (n, F).")
+        if not np.isfinite(y).all():
+            raise DataError(f"{what} has NaN or infinite values: expected finite factors.")
+        return y.astype(np.float32)
+    raise DataError(f"{what} has dtype {y.dtype}: expected integer class ids or float factors.")
+
+
+def check_options(val_fraction, binarize, limit, seed) -> None:
+    """Raises `DataError` when a `load_dataset` option is out of range."""
+    if (
+        isinstance(val_fraction, bool)
+        or not isinstance(val_fraction, numbers.Real)
+        or not 0.0 < float(val_fraction) <= 0.5
+    ):
+        raise DataError(
+            f"Expected val_fraction in (0, 0.5]. Received: val_fraction={val_fraction!r}"
+        )
+    if binarize not in BINARIZE_MODES:
+        raise DataError(
+            f"Expected binarize to be one of {', '.join(BINARIZE_MODES)}. "
+            f"Received: binarize={binarize!r}"
+        )
+    if limit is not None and (
+        isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1
+    ):
+        raise DataError(
+            f"Expected limit to be a positive integer or None. Received: limit={limit!r}"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise DataError(f"Expected seed to be a non-negative integer. Received: seed={seed!r}")
+
+
+def build_dataset(
+    name: str, source: Source, *, val_fraction: float, binarize: str, limit, seed: int
+) -> Dataset:
+    """Splits, limits and binarizes a `Source` into a `Dataset` (see `load_dataset`)."""
+    splits = dict(source.splits)
+    if "test" not in splits:  # a single pool: carve the test split first, then validation
+        splits["train"], splits["test"] = _carve(
+            splits["train"], val_fraction, _rng(seed, _STREAM_TEST), "test", source.source
+        )
+    if "val" not in splits:
+        splits["train"], splits["val"] = _carve(
+            splits["train"], val_fraction, _rng(seed, _STREAM_VAL), "validation", source.source
+        )
+    if limit is not None:
+        for i, split in enumerate(SPLIT_NAMES):
+            splits[split] = _subset(splits[split], int(limit), _rng(seed, _STREAM_LIMIT, i))
+
+    eight_bit = source.eight_bit
+    if binarize == "static" and not source.prebinarized:
+        rng = _rng(seed, _STREAM_BINARIZE)  # one stream for all splits, in order train, val, test
+        for split in SPLIT_NAMES:
+            x, y = splits[split]
+            splits[split] = (_sample_binary(x, rng), y)
+        eight_bit = True
+
+    info = {
+        "source": source.source,
+        "label_names": source.label_names,
+        "binary": all(_is_binary(splits[s][0]) for s in SPLIT_NAMES),
+        "eight_bit": bool(eight_bit),
+        "binarize": binarize,
+        **source.extra_info,
+    }
+    return Dataset(
+        name=name,
+        x_train=splits["train"][0],
+        x_val=splits["val"][0],
+        x_test=splits["test"][0],
+        y_train=splits["train"][1],
+        y_val=splits["val"][1],
+        y_test=splits["test"][1],
+        info=info,
+    )
+
+
+def _rng(seed: int, *stream: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed), *stream])
+
+
+def _carve(pair, fraction, rng, what, source):
+    """Moves a random `fraction` of `pair = (x, y)` into a new split; both keep their order."""
+    x, y = pair
+    n = len(x)
+    k = max(1, round(fraction * n))
+    if n - k < 1:
+        raise DataError(
+            f"{source} has only {n} training images: too few to carve a {what} split "
+            "(expected at least 3 images for a single pool, 2 with a separate test split)."
+        )
+    perm = rng.permutation(n)
+    part, rest = np.sort(perm[:k]), np.sort(perm[k:])
+    return _take(pair, rest), _take(pair, part)
+
+
+def _subset(pair, limit, rng):
+    """A random subset of at most `limit` examples, in the original order."""
+    n = len(pair[0])
+    if n <= limit:
+        return pair
+    return _take(pair, np.sort(rng.permutation(n)[:limit]))
+
+
+def _take(pair, index):
+    x, y = pair
+    return x[index], (None if y is None else y[index])
+
+
+def _sample_binary(x, rng, chunk=8192):
+    """Static binarization: each pixel is 1 with probability equal to its grey value."""
+    out = np.empty_like(x)
+    for start in range(0, len(x), chunk):  # chunks keep the uniform noise small in memory
+        part = x[start : start + chunk]
+        noise = rng.random(part.shape, dtype=np.float32)  # (chunk, H, W, C) in [0, 1)
+        out[start : start + chunk] = noise < part
+    return out
+
+
+def _is_binary(x) -> bool:
+    return bool(np.all((x == 0) | (x == 1)))
+
+
+def _is_eight_bit(x) -> bool:
+    scaled = x * np.float32(255)
+    return bool(np.all(np.abs(scaled - np.rint(scaled)) < 1e-3))
+
+
+def _fmt_shape(shape) -> str:
+    return "x".join(str(d) for d in shape)

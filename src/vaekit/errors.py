@@ -1,0 +1,22 @@
+"""Errors that mean "the user gave us something wrong", as opposed to a bug in vaekit.
+
+The CLI turns a `VaekitError` into one line on stderr and exit status 2; anything else is a bug
+(exit 1, traceback under `--debug`). Messages follow Keras' style: what was wrong, what was expected,
+and what was received.
+"""
+
+
+class VaekitError(ValueError):
+    """Bad input from the user: a dataset, a config value, a file, an argument."""
+
+
+class DataError(VaekitError):
+    """A dataset could not be found, read or validated."""
+
+
+class ConfigError(VaekitError):
+    """A configuration value or file is invalid."""
+
+
+class ModelFileError(VaekitError):
+    """A model file or run directory could not be loaded."""

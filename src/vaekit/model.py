@@ -1,0 +1,206 @@
+"""The VAE model: an encoder, a sampler, a decoder, a likelihood and a prior, trained on the negative ELBO.
+
+The loss goes through Keras' backend-neutral hook `compute_loss`, so `fit`, `evaluate`, callbacks and
+distribution strategies work unchanged on JAX, TensorFlow and PyTorch.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from vaekit import config as config_lib
+from vaekit import likelihoods, networks, priors
+from vaekit.errors import ConfigError
+from vaekit.layers import GaussianSampler
+
+
+@keras.saving.register_keras_serializable(package="vaekit")
+class VAE(keras.Model):
+    """A variational autoencoder trained by maximising the ELBO.
+
+    loss = E_q[-log p(x|z)] + beta * KL(q(z|x) || p(z)), with the reconstruction term summed over data
+    values and the KL summed over latent dimensions, both averaged over the batch. `beta = 1` is the true
+    negative ELBO; the classic Keras 2 recipe averaged its KL over latent dimensions, which is
+    `beta = 1 / latent_dim`.
+
+    Args:
+        encoder: A `keras.Model` mapping data to `[mean, log_var]`, each `(batch, latent_dim)`.
+        decoder: A `keras.Model` mapping `(batch, latent_dim)` to the likelihood's parameters.
+        likelihood: A likelihood name (`"bernoulli"`), config or instance.
+        prior: A prior name (`"standard_normal"`), config or instance.
+        beta: Weight of the KL term (>= 0).
+        seed: Optional int seed for the sampling layer.
+
+    Call arguments:
+        x: A batch of data, `(batch, *data_shape)`.
+
+    Returns:
+        A dict with `mean`, `log_var`, `z` (the sampled latents) and `params` (decoder output).
+
+    Example:
+    >>> from vaekit import build_vae
+    >>> model = build_vae((28, 28, 1), "seed")
+    >>> model.compile(optimizer="adam")
+    >>> model.fit(x_train, epochs=10, batch_size=32)  # metrics: loss, reconstruction, kl
+    >>> images = model.sample(16, seed=0)  # (16, 28, 28, 1) numpy array of Bernoulli means
+    """
+
+    def __init__(
+        self,
+        encoder,
+        decoder,
+        likelihood="bernoulli",
+        prior="standard_normal",
+        beta=1.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        beta = float(beta)
+        if not np.isfinite(beta) or beta < 0:
+            raise ConfigError(f"Expected `beta` to be a finite number >= 0. Received: beta={beta}")
+        self.encoder = encoder
+        self.decoder = decoder
+        self.data_shape = tuple(encoder.inputs[0].shape[1:])
+        self.latent_dim = int(encoder.outputs[0].shape[-1])
+        self.likelihood = likelihoods.get(likelihood, event_ndim=len(self.data_shape))
+        self.prior = priors.get(prior)
+        self.beta = beta
+        self.seed = seed
+        self.sampler = GaussianSampler(seed=seed, name="sampler")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+
+    def build(self, input_shape=None):
+        # Encoder and decoder are functional models, built at construction; the sampler has no
+        # shape-dependent weights (its seed state is created with it).
+        latent_shape = (None, self.latent_dim)
+        self.sampler.build(latent_shape, latent_shape)
+        self.built = True
+
+    def call(self, x, training=False):
+        mean, log_var = self.encoder(x, training=training)  # (batch, latent) each
+        z = self.sampler(mean, log_var)  # (batch, latent)
+        params = self.decoder(z, training=training)  # (batch, *param_shape)
+        return {"mean": mean, "log_var": log_var, "z": z, "params": params}
+
+    # --- the objective, written once --------------------------------------------------------------
+    def elbo_terms(self, x, outputs):
+        """Per-example reconstruction term -log p(x|z) and KL term, each `(batch,)`."""
+        reconstruction = -self.likelihood.log_prob(x, outputs["params"])
+        kl = self.prior.kl(outputs["mean"], outputs["log_var"], outputs["z"])
+        return reconstruction, kl
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if y_pred is None:
+            y_pred = self(x, training=training)
+        x = ops.cast(x, y_pred["params"].dtype)
+        reconstruction, kl = self.elbo_terms(x, y_pred)
+        per_example = reconstruction + self.beta * kl
+        if sample_weight is not None:
+            sample_weight = ops.cast(sample_weight, per_example.dtype)
+            loss = ops.sum(per_example * sample_weight) / ops.maximum(ops.sum(sample_weight), 1e-12)
+        else:
+            loss = ops.mean(per_example)
+        self.reconstruction_tracker.update_state(reconstruction, sample_weight=sample_weight)
+        self.kl_tracker.update_state(kl, sample_weight=sample_weight)
+        return loss
+
+    # --- what a user does with a trained model (numpy in, numpy out) -------------------------------
+    def encode(self, x, batch_size=1024):
+        """Posterior `(mean, log_var)` for data `x`, as numpy arrays `(n, latent_dim)`."""
+        means, log_vars = [], []
+        for start in range(0, len(x), batch_size):
+            mean, log_var = self.encoder(
+                ops.convert_to_tensor(x[start : start + batch_size]), training=False
+            )
+            means.append(ops.convert_to_numpy(mean))
+            log_vars.append(ops.convert_to_numpy(log_var))
+        if not means:
+            return np.zeros((0, self.latent_dim), "float32"), np.zeros(
+                (0, self.latent_dim), "float32"
+            )
+        return np.concatenate(means), np.concatenate(log_vars)
+
+    def decode(self, z, batch_size=1024, return_params=False):
+        """Decode latents `(n, latent_dim)` to the likelihood's means (or its raw parameters)."""
+        out = []
+        for start in range(0, len(z), batch_size):
+            params = self.decoder(
+                ops.convert_to_tensor(z[start : start + batch_size]), training=False
+            )
+            out.append(
+                ops.convert_to_numpy(params if return_params else self.likelihood.mean(params))
+            )
+        if not out:
+            return np.zeros((0, *self.likelihood.param_shape(self.data_shape)), "float32")
+        return np.concatenate(out)
+
+    def sample(self, num, seed=None, temperature=1.0):
+        """Decode `num` draws from the prior (scaled by `temperature`) to data means, numpy."""
+        z = ops.convert_to_numpy(self.prior.sample(int(num), self.latent_dim, seed=seed))
+        return self.decode(z * float(temperature))
+
+    def reconstruct(self, x, batch_size=1024):
+        """Decode the posterior means of `x`: the model's reconstructions, numpy."""
+        mean, _ = self.encode(x, batch_size=batch_size)
+        return self.decode(mean, batch_size=batch_size)
+
+    # --- serialization -----------------------------------------------------------------------------
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "likelihood": keras.saving.serialize_keras_object(self.likelihood),
+            "prior": keras.saving.serialize_keras_object(self.prior),
+            "beta": self.beta,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "decoder", "likelihood", "prior"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+
+def build_vae(input_shape, config="seed", seed=None, **overrides):
+    """Build a VAE for data of `input_shape` from a `ModelConfig` or a preset name, plus overrides.
+
+    Example:
+    >>> model = build_vae((28, 28, 1), "seed", latent_dim=2)  # the recipe with a 2-d latent
+    """
+    if isinstance(config, str):
+        config = config_lib.model_preset(config)
+    if overrides:
+        config = config_lib.update_section(config, "model", overrides)
+    config.validate()
+    try:
+        keras.activations.get(config.activation)
+    except ValueError:
+        raise ConfigError(
+            f"Unknown activation {config.activation!r}. Expected a Keras activation name such as 'relu'."
+        ) from None
+    input_shape = tuple(int(d) for d in input_shape)
+    likelihood = likelihoods.get(config.likelihood, event_ndim=len(input_shape))
+    encoder, decoder = networks.build_networks(
+        config.architecture,
+        input_shape,
+        likelihood.param_shape(input_shape),
+        config.latent_dim,
+        hidden_units=tuple(config.hidden_units),
+        activation=config.activation,
+    )
+    model = VAE(
+        encoder,
+        decoder,
+        likelihood=likelihood,
+        prior=config.prior,
+        beta=config.beta,
+        seed=seed,
+        name=f"vae_{config.name}",
+    )
+    model.build((None, *input_shape))
+    return model

@@ -1,0 +1,214 @@
+"""End-to-end tests of the `vaekit` command: real training on a small slice, real files, bad input."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tomllib
+from PIL import Image
+
+from vaekit import config as config_lib
+from vaekit.cli import main
+
+
+def run_cli(capsys, *argv):
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_train_writes_a_complete_run_directory(tiny_run):
+    names = {p.name for p in tiny_run.iterdir()}
+    assert {"config.toml", "model.keras", "history.csv", "metrics.json", "samples.png"} <= names
+    cfg = config_lib.load(tiny_run / "config.toml")
+    assert (cfg.data.dataset, cfg.data.limit, cfg.train.epochs, cfg.train.seed) == (
+        "shapes",
+        512,
+        2,
+        3,
+    )
+    with open(tiny_run / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and {"loss", "reconstruction", "kl", "val_loss"} <= set(rows[0])
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    assert metrics["n"]["train"] == metrics["n"]["test"] == 512 and 0 < metrics["n"]["val"] <= 512
+    for split in ("val", "test"):
+        m = metrics[split]
+        assert np.isfinite(m["loss"]) and m["loss"] == pytest.approx(
+            m["reconstruction"] + m["kl"], rel=1e-3
+        )
+    with Image.open(tiny_run / "samples.png") as im:
+        assert im.size == (
+            (10 * 30 + 2) * 2,
+            (10 * 30 + 2) * 2,
+        )  # 10x10 grid of 28 px tiles, scale 2
+        assert np.asarray(im).std() > 5
+
+
+def test_sample_command(tiny_run, capsys, tmp_path):
+    out = tmp_path / "s.png"
+    rc, stdout, err = run_cli(
+        capsys, "sample", tiny_run, "--num", 12, "--ncols", 4, "--seed", 1, "--out", out
+    )
+    assert rc == 0, err
+    assert str(out) in stdout
+    with Image.open(out) as im:
+        assert im.size == ((4 * 30 + 2) * 2, (3 * 30 + 2) * 2)
+        first = np.asarray(im)
+    assert first.std() > 5
+    # Same seed, same picture; an existing file is not replaced without --overwrite.
+    rc, _, err = run_cli(
+        capsys, "sample", tiny_run, "--num", 12, "--ncols", 4, "--seed", 1, "--out", out
+    )
+    assert rc == 2 and "already exists" in err
+    rc, _, _ = run_cli(
+        capsys,
+        "sample",
+        tiny_run / "model.keras",
+        "--num",
+        12,
+        "--ncols",
+        4,
+        "--seed",
+        1,
+        "--out",
+        out,
+        "--overwrite",
+    )
+    assert rc == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(out)), first)
+
+
+def test_reconstruct_command(tiny_run, capsys, tmp_path, data_dir):
+    out = tmp_path / "r.png"
+    rc, stdout, err = run_cli(capsys, "reconstruct", tiny_run, "--num", 8, "--out", out)
+    assert rc == 0, err
+    with Image.open(out) as im:
+        assert im.size == ((8 * 30 + 2) * 2, (2 * 30 + 2) * 2)
+    # Another dataset of the same image shape: the MNIST test set in IDX files.
+    out2 = tmp_path / "r2.png"
+    rc, _, err = run_cli(
+        capsys,
+        "reconstruct",
+        tiny_run,
+        "--dataset",
+        data_dir / "mnist",
+        "--num",
+        5,
+        "--split",
+        "val",
+        "--out",
+        out2,
+    )
+    assert rc == 0, err
+    assert out2.is_file()
+
+
+def test_info_command(tiny_run, capsys):
+    rc, out, err = run_cli(capsys, "info", tiny_run)
+    assert rc == 0, err
+    assert "[model]" in out and 'name = "seed"' in out and "latent_dim 10" in out
+    assert "encoder" in out and "decoder" in out and "Total params" in out
+
+
+def test_print_config_and_flag_precedence(capsys, tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text("[train]\nepochs = 1\nbatch_size = 16\n[model]\nlatent_dim = 4\n")
+    rc, out, _ = run_cli(capsys, "train", "--config", path, "--epochs", 3, "--print-config")
+    assert rc == 0
+    cfg = config_lib.from_dict(tomllib.loads(out))
+    assert (cfg.train.epochs, cfg.train.batch_size, cfg.model.latent_dim) == (3, 16, 4)
+    rc, out, _ = run_cli(capsys, "train", "--print-config")
+    assert config_lib.from_dict(tomllib.loads(out)) == config_lib.RunConfig()
+
+
+def test_train_refuses_to_overwrite_a_run(tiny_run, capsys):
+    before = (tiny_run / "model.keras").read_bytes()
+    rc, _, err = run_cli(capsys, "train", "--limit", 64, "--epochs", 1, "--out", tiny_run)
+    assert rc == 2 and "already exists" in err and "--overwrite" in err
+    assert (tiny_run / "model.keras").read_bytes() == before
+
+
+def _bad_inputs(tmp_path):
+    """(argv, expected fragment of the error line) for inputs a user can get wrong."""
+    nan = np.full((10, 4, 4), np.nan, "float32")
+    np.save(tmp_path / "nan.npy", nan)
+    imgs = tmp_path / "mixed"
+    imgs.mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(imgs / "a.png")
+    Image.fromarray(np.zeros((9, 9), np.uint8)).save(imgs / "b.png")
+    (tmp_path / "fake.keras").write_text("hello")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    out = tmp_path / "out"
+    return [
+        (["train", "--dataset", "no_such_set", "--out", out], "no_such_set"),
+        (["train", "--model", "no_such_model", "--out", out], "Unknown model"),
+        (["train", "--config", tmp_path / "missing.toml", "--out", out], "Cannot read config"),
+        (["train", "--dataset", tmp_path / "nan.npy", "--out", out], "NaN"),
+        (["train", "--dataset", imgs, "--out", out], "mixed sizes"),
+        (["train", "--epochs", 0, "--out", out], "--epochs"),
+        (["train", "--latent-dim", "abc", "--out", out], "--latent-dim"),
+        (["train", "--beta", "-1", "--out", out], "--beta"),
+        (["train", "--hidden-units", "128,x", "--out", out], "--hidden-units"),
+        (["train", "--limit", 32, "--epochs", 1, "--out", blocker / "run"], "Cannot write"),
+        (
+            ["sample", tmp_path / "fake.keras", "--out", tmp_path / "s.png"],
+            "not a Keras model archive",
+        ),
+        (["sample", tmp_path / "nothing_here", "--out", tmp_path / "s.png"], "does not exist"),
+        (["sample", tmp_path / "fake.keras", "--num", 0], "--num"),
+        (["frobnicate"], "invalid choice"),
+    ]
+
+
+def test_bad_input_exits_2_with_one_line(capsys, tmp_path):
+    for argv, fragment in _bad_inputs(tmp_path):
+        try:
+            rc = main([str(a) for a in argv])
+        except SystemExit as exc:  # argparse errors
+            rc = exc.code
+        _, err = capsys.readouterr()
+        assert rc == 2, (argv, err)
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1 and fragment in lines[0], (argv, err)
+        assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # nothing half-written for failed runs
+
+
+def test_module_entry_point_and_backend_option(tiny_run, tmp_path):
+    backend = os.environ["KERAS_BACKEND"]
+    out = tmp_path / "s.png"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vaekit",
+            "--backend",
+            backend,
+            "sample",
+            str(tiny_run),
+            "--num",
+            "4",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "KERAS_BACKEND": ""},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.is_file()
+    proc = subprocess.run(
+        [sys.executable, "-m", "vaekit", "info", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "does not exist" in proc.stderr

@@ -1,0 +1,65 @@
+import pytest
+
+from vaekit import config as config_lib
+from vaekit.errors import ConfigError
+
+
+def test_defaults_are_the_seed_recipe():
+    cfg = config_lib.RunConfig()
+    assert (cfg.model.name, cfg.model.latent_dim, cfg.model.hidden_units) == ("seed", 10, [128, 64])
+    assert (cfg.train.epochs, cfg.train.batch_size, cfg.train.learning_rate) == (10, 32, 1e-3)
+    assert cfg.model.beta == 1.0
+
+
+def test_toml_round_trip(tmp_path):
+    cfg = config_lib.RunConfig()
+    cfg.data.dataset, cfg.data.limit, cfg.model.beta = "binarized_mnist", 500, 0.1
+    cfg.model.hidden_units = [256, 128, 64]
+    path = tmp_path / "c.toml"
+    path.write_text(config_lib.to_toml(cfg))
+    assert config_lib.load(path) == cfg
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[train]\nepochz = 3\n", "Unknown key.*epochz"),
+        ("[trian]\nepochs = 3\n", "Unknown section.*trian"),
+        ("[train]\nepochs = 'ten'\n", "train.epochs to be of type int"),
+        ("[train]\nepochs = 2.5\n", "train.epochs to be of type int"),
+        ("[train]\nepochs = true\n", "train.epochs to be of type int"),
+        ("[train]\nepochs = 0\n", "train.epochs >= 1"),
+        ("[train]\nlearning_rate = -1\n", "learning_rate"),
+        ("[train]\nlearning_rate = nan\n", "learning_rate"),
+        ("[model]\nbeta = -0.5\n", "beta"),
+        ("[model]\nhidden_units = [128, 0]\n", "hidden_units"),
+        ("[model]\nhidden_units = 128\n", "model.hidden_units to be a list"),
+        ("[model]\nname = 'resnet9000'\n", "Unknown model 'resnet9000'"),
+        ("[data]\nval_fraction = 0.9\n", "val_fraction"),
+        ("[data]\nbinarize = 'sometimes'\n", "binarize"),
+        ("[data]\nlimit = 0\n", "limit"),
+        ("train = 3\n", r"Expected \[train\] to be a table"),
+        ("[train\n", "not valid TOML"),
+    ],
+)
+def test_bad_configs_are_clear_errors(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        config_lib.load(path)
+
+
+def test_unreadable_config_files(tmp_path):
+    with pytest.raises(ConfigError, match="Cannot read config file"):
+        config_lib.load(tmp_path / "missing.toml")
+    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        config_lib.load(tmp_path / "bin.toml")
+
+
+def test_ints_are_accepted_for_floats_and_partial_files_keep_defaults(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[model]\nbeta = 1\nlatent_dim = 2\n")
+    cfg = config_lib.load(path)
+    assert cfg.model.beta == 1.0 and isinstance(cfg.model.beta, float)
+    assert cfg.model.latent_dim == 2 and cfg.train.epochs == 10

@@ -1,0 +1,173 @@
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from vaekit.errors import ConfigError, ModelFileError
+from vaekit.model import VAE, build_vae
+from vaekit.saving import load_model, save_model
+
+
+def _bce_sum(x, logits):
+    p = 1 / (1 + np.exp(-logits.astype("float64")))
+    return -(x * np.log(p) + (1 - x) * np.log(1 - p)).reshape(len(x), -1).sum(axis=1)
+
+
+def test_seed_architecture_is_the_classic_recipe():
+    model = build_vae((28, 28, 1), "seed")
+    widths = [
+        layer.units for layer in model.encoder.layers if isinstance(layer, keras.layers.Dense)
+    ]
+    assert widths == [128, 64, 10, 10]
+    widths = [
+        layer.units for layer in model.decoder.layers if isinstance(layer, keras.layers.Dense)
+    ]
+    assert widths == [64, 128, 784]
+    # 784-128-64-(10+10) encoder and 10-64-128-784 decoder.
+    assert model.count_params() == 110_036 + 110_160
+    assert model.latent_dim == 10 and model.data_shape == (28, 28, 1) and model.beta == 1.0
+
+
+def test_loss_is_summed_bce_plus_beta_times_summed_kl(binary_images):
+    x = binary_images[:16]
+    for beta in (1.0, 0.1):
+        model = build_vae((8, 8, 1), "seed", beta=beta, latent_dim=3, hidden_units=[16])
+        out = model(x, training=False)
+        loss = float(ops.convert_to_numpy(model.compute_loss(x=x, y_pred=out, training=False)))
+        params = ops.convert_to_numpy(out["params"])
+        mean, log_var = ops.convert_to_numpy(out["mean"]), ops.convert_to_numpy(out["log_var"])
+        kl = 0.5 * (np.exp(log_var) + mean**2 - 1 - log_var).sum(axis=1)  # summed, not averaged
+        expected = np.mean(_bce_sum(x, params) + beta * kl)
+        assert loss == pytest.approx(expected, rel=1e-4)
+
+
+def test_fit_reports_separate_metrics_and_learns(binary_images):
+    rng = np.random.default_rng(1)
+    # Two prototypes with pixel noise: a VAE should compress this well.
+    protos = (rng.random((2, 8, 8, 1)) < 0.5).astype("float32")
+    x = protos[rng.integers(0, 2, 1024)]
+    flips = rng.random(x.shape) < 0.02
+    x = np.where(flips, 1 - x, x).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = build_vae((8, 8, 1), "seed", latent_dim=2, hidden_units=[32, 16], seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    start = model.evaluate(x, verbose=0, return_dict=True)
+    history = model.fit(x, epochs=8, batch_size=64, validation_data=(x[:128],), verbose=0).history
+    assert {"loss", "reconstruction", "kl", "val_loss", "val_reconstruction", "val_kl"} <= set(
+        history
+    )
+    end = model.evaluate(x, verbose=0, return_dict=True)
+    assert end["loss"] < 0.5 * start["loss"]
+    assert end["loss"] == pytest.approx(end["reconstruction"] + end["kl"], rel=1e-3)
+
+
+def test_user_methods_shapes_and_determinism(binary_images):
+    model = build_vae((8, 8, 1), "seed", latent_dim=4, hidden_units=[16], seed=2)
+    mean, log_var = model.encode(binary_images, batch_size=100)
+    assert mean.shape == log_var.shape == (256, 4)
+    recon = model.reconstruct(binary_images[:5])
+    assert recon.shape == (5, 8, 8, 1) and (recon >= 0).all() and (recon <= 1).all()
+    logits = model.decode(mean[:3], return_params=True)
+    np.testing.assert_allclose(
+        1 / (1 + np.exp(-logits)), model.decode(mean[:3]), rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_array_equal(model.sample(6, seed=3), model.sample(6, seed=3))
+    assert not np.allclose(model.sample(6, seed=3), model.sample(6, seed=4))
+    cold = model.sample(3, seed=5, temperature=0.0)  # every draw is the prior mode
+    np.testing.assert_allclose(cold[0], cold[2])
+    assert model.encode(binary_images[:0])[0].shape == (0, 4)
+
+
+def test_bad_model_options_raise_config_errors():
+    with pytest.raises(ConfigError, match="beta"):
+        build_vae((8, 8, 1), "seed", beta=-1.0)
+    with pytest.raises(ConfigError, match="Unknown model 'nope'"):
+        build_vae((8, 8, 1), "nope")
+    with pytest.raises(ConfigError, match="activation"):
+        build_vae((8, 8, 1), "seed", activation="not_an_activation")
+    with pytest.raises(ConfigError, match="latent_dim"):
+        build_vae((8, 8, 1), "seed", latent_dim=0)
+
+
+LOAD_SCRIPT = """
+import json, sys
+import numpy as np
+from vaekit.saving import load_model
+model = load_model(sys.argv[1])
+z = np.linspace(-2, 2, 3 * model.latent_dim, dtype="float32").reshape(3, model.latent_dim)
+print(json.dumps({"decoded": model.decode(z).ravel()[:50].tolist(), "cls": type(model).__name__,
+                  "beta": model.beta, "likelihood": model.likelihood.name}))
+"""
+
+
+def test_save_and_load_in_a_fresh_process_with_safe_mode(tmp_path, binary_images):
+    keras.utils.set_random_seed(0)
+    model = build_vae((8, 8, 1), "seed", latent_dim=3, hidden_units=[16], beta=0.5, seed=1)
+    model.compile(optimizer="adam")
+    model.fit(binary_images, epochs=1, batch_size=64, verbose=0)
+    path = save_model(model, tmp_path / "m.keras")
+    z = np.linspace(-2, 2, 9, dtype="float32").reshape(3, 3)
+    expected = model.decode(z).ravel()[:50]
+    out = subprocess.run(
+        [sys.executable, "-c", LOAD_SCRIPT, str(path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["cls"] == "VAE" and got["beta"] == 0.5 and got["likelihood"] == "bernoulli"
+    np.testing.assert_allclose(got["decoded"], expected, rtol=1e-5, atol=1e-6)
+    # Loading with the optimizer keeps training where it stopped.
+    again = load_model(path, compile=True)
+    assert isinstance(again, VAE)
+    again.fit(binary_images, epochs=1, batch_size=64, verbose=0)
+
+
+def test_unsafe_or_foreign_model_files_are_refused(tmp_path):
+    inp = keras.Input((4,))
+    lam = keras.Model(inp, keras.layers.Lambda(lambda t: t * 2)(inp))
+    lam.save(tmp_path / "lambda.keras")
+    with pytest.raises(ModelFileError, match="Refused|safe"):
+        load_model(tmp_path / "lambda.keras")
+
+    plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    plain.save(tmp_path / "plain.keras")
+    with pytest.raises(ModelFileError, match="not a vaekit VAE"):
+        load_model(tmp_path / "plain.keras")
+
+    (tmp_path / "text.keras").write_text("not a zip")
+    with pytest.raises(ModelFileError, match="not a Keras model archive"):
+        load_model(tmp_path / "text.keras")
+
+    data = (tmp_path / "plain.keras").read_bytes()
+    (tmp_path / "cut.keras").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError):
+        load_model(tmp_path / "cut.keras")
+
+    with pytest.raises(ModelFileError, match="does not exist"):
+        load_model(tmp_path / "missing.keras")
+    with pytest.raises(ModelFileError, match="No model.keras"):
+        load_model(tmp_path)
+
+
+def test_atomic_save_keeps_the_old_file_when_saving_fails(tmp_path, monkeypatch):
+    model = build_vae((8, 8, 1), "seed", latent_dim=2, hidden_units=[8])
+    path = save_model(model, tmp_path / "m.keras")
+    before = path.read_bytes()
+
+    def broken_save(self, filepath, *args, **kwargs):
+        open(filepath, "wb").write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(keras.Model, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        save_model(model, path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras"]
