@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -163,7 +164,7 @@ def test_atomic_save_keeps_the_old_file_when_saving_fails(tmp_path, monkeypatch)
     before = path.read_bytes()
 
     def broken_save(self, filepath, *args, **kwargs):
-        open(filepath, "wb").write(b"half a file")
+        Path(filepath).write_bytes(b"half a file")
         raise OSError("disk full")
 
     monkeypatch.setattr(keras.Model, "save", broken_save)

@@ -6,6 +6,7 @@ chosen (`--backend`, else `KERAS_BACKEND`, else JAX) before Keras is imported.
 """
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import sys
@@ -317,27 +318,40 @@ def build_parser():
 
 
 def select_backend(name=None):
-    """Set KERAS_BACKEND before Keras is imported: `name`, else the environment, else the default."""
+    """Set KERAS_BACKEND and import Keras: `name`, else the environment, else the default."""
     name = name or os.environ.get("KERAS_BACKEND") or DEFAULT_BACKEND
     if name not in BACKENDS:
-        raise VaekitError(
-            f"Unknown Keras backend {name!r}. Expected one of: {', '.join(BACKENDS)}."
-        )
+        raise VaekitError(f"Unknown Keras backend {name!r}. Expected one of: {', '.join(BACKENDS)}.")
     if "keras" in sys.modules:
         current = sys.modules["keras"].backend.backend()
         if current != name:
-            raise VaekitError(
-                f"Keras is already imported with backend {current!r}; cannot switch to {name!r}."
-            )
+            raise VaekitError(f"Keras is already imported with backend {current!r}; cannot switch to {name!r}.")
         return name
-    module = "tensorflow" if name == "tensorflow" else name
-    if importlib.util.find_spec(module) is None:
-        raise VaekitError(
-            f"Backend {name!r} is not installed; install it with: pip install 'vaekit[{name}]'."
-        )
+    if importlib.util.find_spec(name) is None:
+        raise VaekitError(f"Backend {name!r} is not installed; install it with: pip install 'vaekit[{name}]'.")
     os.environ["KERAS_BACKEND"] = name
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's Python-side start-up chatter
+    with _stderr_silenced(name == "tensorflow"):
+        import keras  # noqa: F401
     return name
+
+
+@contextlib.contextmanager
+def _stderr_silenced(active):
+    """Send file descriptor 2 to /dev/null: TensorFlow's C++ runtime logs at import whatever the
+    log level (e.g. about missing CUDA drivers), which would bury vaekit's one-line errors."""
+    if not active:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def main(argv=None):

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import tomllib
 
+from vaekit.data.dataset import BINARIZE_MODES
 from vaekit.errors import ConfigError
-
-BINARIZE_MODES = ("none", "static", "dynamic")
 
 
 @dataclass

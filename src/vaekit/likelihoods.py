@@ -61,12 +61,15 @@ class Bernoulli(Likelihood):
 
     def log_prob(self, x, params):
         # x * log(sigmoid(l)) + (1 - x) * log(1 - sigmoid(l)) == x * l - softplus(l), stable for any l.
+        params = ops.convert_to_tensor(params)
+        x = ops.convert_to_tensor(x, dtype=params.dtype)
         return sum_event(x * params - ops.softplus(params), self.event_ndim)
 
     def mean(self, params):
         return ops.sigmoid(params)
 
     def sample(self, params, seed=None):
+        params = ops.convert_to_tensor(params)
         u = keras.random.uniform(ops.shape(params), seed=seed, dtype=params.dtype)
         return ops.cast(u < ops.sigmoid(params), params.dtype)
 
