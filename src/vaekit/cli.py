@@ -321,14 +321,20 @@ def select_backend(name=None):
     """Set KERAS_BACKEND and import Keras: `name`, else the environment, else the default."""
     name = name or os.environ.get("KERAS_BACKEND") or DEFAULT_BACKEND
     if name not in BACKENDS:
-        raise VaekitError(f"Unknown Keras backend {name!r}. Expected one of: {', '.join(BACKENDS)}.")
+        raise VaekitError(
+            f"Unknown Keras backend {name!r}. Expected one of: {', '.join(BACKENDS)}."
+        )
     if "keras" in sys.modules:
         current = sys.modules["keras"].backend.backend()
         if current != name:
-            raise VaekitError(f"Keras is already imported with backend {current!r}; cannot switch to {name!r}.")
+            raise VaekitError(
+                f"Keras is already imported with backend {current!r}; cannot switch to {name!r}."
+            )
         return name
     if importlib.util.find_spec(name) is None:
-        raise VaekitError(f"Backend {name!r} is not installed; install it with: pip install 'vaekit[{name}]'.")
+        raise VaekitError(
+            f"Backend {name!r} is not installed; install it with: pip install 'vaekit[{name}]'."
+        )
     os.environ["KERAS_BACKEND"] = name
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's Python-side start-up chatter
     with _stderr_silenced(name == "tensorflow"):
