@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 BACKENDS ?= jax tensorflow torch
 export VAEKIT_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: demo test lint unit install install-dev benchmark clean
+.PHONY: demo test lint unit install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -5,14 +5,24 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 
 import numpy as np
 import pytest
-import tomllib
 from PIL import Image
 
 from vaekit import config as config_lib
 from vaekit.cli import main
+from vaekit.data import load_dataset
+from vaekit.saving import load_model
+
+
+def tile(grid, row, col, size=28, pad=2, scale=2):
+    """One image of a PNG grid written by vaekit.plots (tiles of `size` px, `pad` apart, scaled)."""
+    top, left = pad + row * (size + pad), pad + col * (size + pad)
+    return grid[
+        top * scale : (top + size) * scale : scale, left * scale : (left + size) * scale : scale
+    ]
 
 
 def run_cli(capsys, *argv):
@@ -59,7 +69,11 @@ def test_sample_command(tiny_run, capsys, tmp_path):
     with Image.open(out) as im:
         assert im.size == ((4 * 30 + 2) * 2, (3 * 30 + 2) * 2)
         first = np.asarray(im)
-    assert first.std() > 5
+    tiles = [tile(first, r, c) for r in range(3) for c in range(4)]
+    assert all(t.std() > 5 for t in tiles)  # each sample has structure
+    assert (
+        np.mean([np.abs(tiles[0].astype(int) - t).mean() for t in tiles[1:]]) > 1
+    )  # and they differ
     # Same seed, same picture; an existing file is not replaced without --overwrite.
     rc, _, err = run_cli(
         capsys, "sample", tiny_run, "--num", 12, "--ncols", 4, "--seed", 1, "--out", out
@@ -89,6 +103,15 @@ def test_reconstruct_command(tiny_run, capsys, tmp_path, data_dir):
     assert rc == 0, err
     with Image.open(out) as im:
         assert im.size == ((8 * 30 + 2) * 2, (2 * 30 + 2) * 2)
+        grid = np.asarray(im)
+    # The picture holds the run's first test images above the model's reconstructions of them.
+    cfg = config_lib.load(tiny_run / "config.toml")
+    data = load_dataset(cfg.data.dataset, limit=cfg.data.limit, seed=cfg.train.seed)
+    x = data.x_test[:8]
+    recon = load_model(tiny_run).reconstruct(x)
+    for c in range(8):
+        np.testing.assert_allclose(tile(grid, 0, c) / 255, x[c, ..., 0], atol=1 / 255 + 1e-6)
+        np.testing.assert_allclose(tile(grid, 1, c) / 255, recon[c, ..., 0], atol=1 / 255 + 1e-6)
     # Another dataset of the same image shape: the MNIST test set in IDX files.
     out2 = tmp_path / "r2.png"
     rc, _, err = run_cli(
@@ -126,6 +149,41 @@ def test_print_config_and_flag_precedence(capsys, tmp_path):
     assert config_lib.from_dict(tomllib.loads(out)) == config_lib.RunConfig()
 
 
+def test_model_preset_keeps_the_config_files_model_keys(capsys, tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text("[model]\nlatent_dim = 3\nhidden_units = [32]\n")
+    rc, out, _ = run_cli(capsys, "train", "--model", "seed", "--config", path, "--print-config")
+    assert rc == 0
+    cfg = config_lib.from_dict(tomllib.loads(out))
+    assert (cfg.model.name, cfg.model.latent_dim, cfg.model.hidden_units) == ("seed", 3, [32])
+
+
+def test_reconstruct_with_images_of_another_shape_is_a_clean_error(tiny_run, capsys, tmp_path):
+    np.save(tmp_path / "rgb.npy", np.random.default_rng(0).random((40, 8, 8, 3)).astype("float32"))
+    rc, _, err = run_cli(
+        capsys,
+        "reconstruct",
+        tiny_run,
+        "--dataset",
+        tmp_path / "rgb.npy",
+        "--out",
+        tmp_path / "r.png",
+    )
+    assert rc == 2 and "(8, 8, 3)" in err and "(28, 28, 1)" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "r.png").exists()
+
+
+def test_overwrite_only_replaces_vaekit_runs(capsys, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("precious")
+    rc, _, err = run_cli(
+        capsys, "train", "--limit", 64, "--epochs", 1, "--out", mine, "--overwrite"
+    )
+    assert rc == 2 and "not a vaekit run directory" in err
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+
+
 def test_train_refuses_to_overwrite_a_run(tiny_run, capsys):
     before = (tiny_run / "model.keras").read_bytes()
     rc, _, err = run_cli(capsys, "train", "--limit", 64, "--epochs", 1, "--out", tiny_run)
@@ -151,9 +209,11 @@ def _bad_inputs(tmp_path):
         (["train", "--config", tmp_path / "missing.toml", "--out", out], "Cannot read config"),
         (["train", "--dataset", tmp_path / "nan.npy", "--out", out], "NaN"),
         (["train", "--dataset", imgs, "--out", out], "mixed sizes"),
-        (["train", "--epochs", 0, "--out", out], "--epochs"),
+        (["train", "--epochs", 0, "--out", out], "train.epochs >= 1"),
         (["train", "--latent-dim", "abc", "--out", out], "--latent-dim"),
-        (["train", "--beta", "-1", "--out", out], "--beta"),
+        (["train", "--beta", "-1", "--out", out], "model.beta"),
+        (["train", "--latent-dim", 10**6, "--out", out], "model.latent_dim"),
+        (["train", "--learning-rate", "nan", "--out", out], "learning_rate"),
         (["train", "--hidden-units", "128,x", "--out", out], "--hidden-units"),
         (["train", "--limit", 32, "--epochs", 1, "--out", blocker / "run"], "Cannot write"),
         (

@@ -26,31 +26,32 @@ def test_sampler_is_seeded_and_advances():
 
 
 def test_sampler_gradient_flows_through_mean_and_log_var():
-    # Reparameterization: z = mean + exp(log_var / 2) * eps is differentiable in mean and log_var.
-    layer = GaussianSampler(seed=1)
-    mean = keras.Variable(np.zeros((8, 2), "float32"))
-    log_var = keras.Variable(np.zeros((8, 2), "float32"))
-    if keras.backend.backend() == "jax":
+    # Reparameterization: z = mean + exp(log_var / 2) * eps, so at mean = log_var = 0,
+    # dz/dmean = 1 and dz/dlog_var = eps / 2, with eps the draw itself.
+    zeros = np.zeros((8, 2), "float32")
+    eps = ops.convert_to_numpy(GaussianSampler(seed=1)(zeros, zeros))
+    layer = GaussianSampler(seed=1)  # the same first draw
+    backend = keras.backend.backend()
+    if backend == "jax":
         import jax
 
-        def f(m, lv):
-            return layer(m, lv).sum()
-
-        gm, _ = jax.grad(f, argnums=(0, 1))(mean.value, log_var.value)
-        gm = np.asarray(gm)
-    elif keras.backend.backend() == "tensorflow":
+        g_mean, g_log_var = jax.grad(lambda m, lv: layer(m, lv).sum(), argnums=(0, 1))(zeros, zeros)
+    elif backend == "tensorflow":
         import tensorflow as tf
 
+        m, lv = tf.Variable(zeros), tf.Variable(zeros)
         with tf.GradientTape() as tape:
-            out = ops.sum(layer(mean, log_var))
-        gm = tape.gradient(out, mean.value).numpy()
+            out = tf.reduce_sum(layer(m, lv))
+        g_mean, g_log_var = tape.gradient(out, [m, lv])
     else:
         import torch
 
         m = torch.zeros((8, 2), requires_grad=True)
-        layer(m, torch.zeros((8, 2))).sum().backward()
-        gm = m.grad.numpy()
-    np.testing.assert_allclose(gm, np.ones((8, 2)))
+        lv = torch.zeros((8, 2), requires_grad=True)
+        layer(m, lv).sum().backward()
+        g_mean, g_log_var = m.grad, lv.grad
+    np.testing.assert_allclose(ops.convert_to_numpy(g_mean), np.ones((8, 2)))
+    np.testing.assert_allclose(ops.convert_to_numpy(g_log_var), eps / 2, rtol=1e-5, atol=1e-6)
 
 
 def test_sampler_config_round_trip_and_bad_seed():

@@ -47,6 +47,46 @@ def test_loss_is_summed_bce_plus_beta_times_summed_kl(binary_images):
         assert loss == pytest.approx(expected, rel=1e-4)
 
 
+def test_sample_weights_give_a_weighted_mean(binary_images):
+    x = binary_images[:6]
+    model = build_vae((8, 8, 1), "seed", latent_dim=2, hidden_units=[8])
+    out = model(x, training=False)
+    rec, kl = (ops.convert_to_numpy(t) for t in model.elbo_terms(ops.convert_to_tensor(x), out))
+    w = np.array([1, 0, 2, 0, 0, 1], "float32")
+    for weights in (w, w[:, None]):  # (batch,) and (batch, 1)
+        loss = model.compute_loss(x=x, y_pred=out, sample_weight=weights, training=False)
+        expected = np.sum((rec + kl) * w) / w.sum()
+        assert float(ops.convert_to_numpy(loss)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_regularization_losses_are_added():
+    from vaekit.networks import mlp_decoder
+
+    inp = keras.Input((8, 8, 1))
+    h = keras.layers.Flatten()(inp)
+    regularized = keras.layers.Dense(2, kernel_regularizer=keras.regularizers.L2(10.0))
+    encoder = keras.Model(inp, [regularized(h), keras.layers.Dense(2)(h)])
+    model = VAE(encoder, mlp_decoder((8, 8, 1), 2, hidden_units=(8,)))
+    x = np.random.default_rng(0).random((4, 8, 8, 1)).astype("float32")
+    out = model(x, training=False)
+    rec, kl = (ops.convert_to_numpy(t) for t in model.elbo_terms(ops.convert_to_tensor(x), out))
+    penalty = 10.0 * float(np.sum(ops.convert_to_numpy(regularized.kernel) ** 2))
+    assert penalty > 0.1
+    loss = float(ops.convert_to_numpy(model.compute_loss(x=x, y_pred=out, training=False)))
+    assert loss == pytest.approx(float(np.mean(rec + kl)) + penalty, rel=1e-5)
+
+
+def test_mismatched_networks_and_likelihoods_are_refused():
+    from vaekit.likelihoods import Bernoulli
+    from vaekit.networks import mlp_decoder, mlp_encoder
+
+    enc = mlp_encoder((8, 8, 3), 2, hidden_units=(8,))
+    with pytest.raises(ConfigError, match="decoder to output"):
+        VAE(enc, mlp_decoder((8, 8, 1), 2, hidden_units=(8,)))
+    with pytest.raises(ConfigError, match="event_ndim=3"):
+        VAE(enc, mlp_decoder((8, 8, 3), 2, hidden_units=(8,)), likelihood=Bernoulli(event_ndim=2))
+
+
 def test_fit_reports_separate_metrics_and_learns(binary_images):
     rng = np.random.default_rng(1)
     # Two prototypes with pixel noise: a VAE should compress this well.
@@ -129,6 +169,25 @@ def test_save_and_load_in_a_fresh_process_with_safe_mode(tmp_path, binary_images
     again = load_model(path, compile=True)
     assert isinstance(again, VAE)
     again.fit(binary_images, epochs=1, batch_size=64, verbose=0)
+
+
+def test_a_model_saved_on_one_backend_loads_on_another(tmp_path):
+    here = keras.backend.backend()
+    other = {"jax": "torch", "torch": "tensorflow", "tensorflow": "jax"}[here]
+    keras.utils.set_random_seed(0)
+    model = build_vae((8, 8, 1), "seed", latent_dim=3, hidden_units=[16], seed=1)
+    path = save_model(model, tmp_path / "m.keras")
+    z = np.linspace(-2, 2, 9, dtype="float32").reshape(3, 3)
+    out = subprocess.run(
+        [sys.executable, "-c", LOAD_SCRIPT, str(path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KERAS_BACKEND": other},
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(got["decoded"], model.decode(z).ravel()[:50], rtol=1e-5, atol=1e-6)
 
 
 def test_unsafe_or_foreign_model_files_are_refused(tmp_path):

@@ -1,29 +1,50 @@
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
+import keras
 import numpy as np
 import pytest
 
 from vaekit import config as config_lib
 from vaekit.errors import VaekitError
-from vaekit.training import DynamicBinarization, binarize_once, check_run_dir, train
+from vaekit.training import EpochBatches, binarize_once, check_run_dir, resume, train
+
+
+def test_epoch_batches_depend_only_on_seed_epoch_and_index():
+    x = np.arange(10, dtype="float32").reshape(10, 1, 1, 1)
+    batches = EpochBatches(x, batch_size=4, seed=0)
+    epoch0 = list(batches.epoch(0))
+    assert len(batches) == 3 and [len(b) for b in epoch0] == [4, 4, 2]
+    flat0 = np.concatenate(epoch0).ravel()
+    assert sorted(flat0) == list(range(10))  # every image once per epoch
+    flat1 = np.concatenate(list(batches.epoch(1))).ravel()
+    assert sorted(flat1) == list(range(10)) and not np.array_equal(flat0, flat1)
+    # The stream runs through the epochs in order; one resumed at epoch 1 sees epoch 1's batches.
+    stream = batches.stream(0)
+    streamed = np.concatenate([next(stream)[0] for _ in range(6)]).ravel()
+    np.testing.assert_array_equal(streamed, np.concatenate([flat0, flat1]))
+    resumed = batches.stream(1)
+    np.testing.assert_array_equal(
+        np.concatenate([next(resumed)[0] for _ in range(3)]).ravel(), flat1
+    )
 
 
 def test_dynamic_binarization_resamples_each_epoch():
     x = np.full((10, 4, 4, 1), 0.5, "float32")
-    ds = DynamicBinarization(x, batch_size=4, seed=0)
-    assert len(ds) == 3 and [len(ds[i]) for i in range(3)] == [4, 4, 2]
-    first = np.concatenate([ds[i] for i in range(len(ds))])
+    batches = EpochBatches(x, batch_size=4, seed=0, binarize=True)
+    first = np.concatenate(list(batches.epoch(0)))
     assert set(np.unique(first)) == {0.0, 1.0}
     assert abs(first.mean() - 0.5) < 0.1
-    np.testing.assert_array_equal(ds[0], ds[0])  # a batch is fixed within an epoch
-    ds.on_epoch_end()
-    second = np.concatenate([ds[i] for i in range(len(ds))])
-    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(first, np.concatenate(list(batches.epoch(0))))  # reproducible
+    assert not np.array_equal(first, np.concatenate(list(batches.epoch(1))))
     # Grey values are probabilities: 0 and 1 stay put.
-    edges = DynamicBinarization(
-        np.stack([np.zeros((4, 4, 1)), np.ones((4, 4, 1))]).astype("float32"), 2, 1
-    )
-    np.testing.assert_array_equal(np.sort(edges[0].reshape(2, -1).mean(axis=1)), [0.0, 1.0])
+    edges = np.stack([np.zeros((4, 4, 1)), np.ones((4, 4, 1))]).astype("float32")
+    batch = next(EpochBatches(edges, 2, 1, binarize=True).epoch(0))
+    np.testing.assert_array_equal(np.sort(batch.reshape(2, -1).mean(axis=1)), [0.0, 1.0])
 
 
 def test_binarize_once_is_seeded():
@@ -54,7 +75,149 @@ def test_run_directory_rules(tmp_path):
     (tmp_path / "full" / "keep.txt").write_text("mine")
     with pytest.raises(VaekitError, match="--overwrite"):
         check_run_dir(tmp_path / "full")
+    with pytest.raises(VaekitError, match="not a vaekit run directory"):
+        check_run_dir(tmp_path / "full", overwrite=True)
+    (tmp_path / "full" / "config.toml").write_text("")
     assert check_run_dir(tmp_path / "full", overwrite=True) == tmp_path / "full"
     (tmp_path / "afile").write_text("x")
     with pytest.raises(VaekitError, match="is a file"):
         check_run_dir(tmp_path / "afile")
+
+
+def test_a_diverging_run_is_stopped_and_saves_no_model(tmp_path):
+    cfg = config_lib.RunConfig()
+    cfg.data.limit, cfg.train.epochs, cfg.train.batch_size = 128, 3, 64
+    cfg.train.learning_rate = 1e30  # Adam steps of 1e30: the logits overflow within a few batches
+    with pytest.raises(
+        VaekitError, match=r"diverged.* in epoch 1, batch \d+\. Likely causes: a learning"
+    ):
+        train(cfg, tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run" / "model.keras").exists()
+    assert not (tmp_path / "run" / "checkpoints" / "state.json").exists()  # no diverged checkpoint
+
+
+def _small_config(epochs=3):
+    cfg = config_lib.RunConfig()
+    cfg.data.limit = 192
+    cfg.model.latent_dim, cfg.model.hidden_units = 2, [16]
+    cfg.train.epochs, cfg.train.batch_size, cfg.train.seed = epochs, 32, 5
+    return cfg
+
+
+def _weights(model):
+    return [np.asarray(keras.ops.convert_to_numpy(w)) for w in model.weights]
+
+
+def test_checkpoints_keep_last_and_best_and_resume_matches_an_uninterrupted_run(tmp_path):
+    full = train(_small_config(epochs=3), tmp_path / "full", verbose=0)
+    state = json.loads((tmp_path / "full" / "checkpoints" / "state.json").read_text())
+    assert state["epochs_done"] == 3 and state["last"] == "epoch-0003.keras"
+    assert state["best"] == f"best-{state['best_epoch']:04d}.keras"
+    names = sorted(p.name for p in (tmp_path / "full" / "checkpoints").iterdir())
+    assert names == sorted({"state.json", state["last"], state["best"]})  # older ones removed
+    assert len(state["history"]["loss"]) == 3
+
+    # The same run cut after 2 epochs, then resumed to 3.
+    train(_small_config(epochs=2), tmp_path / "cut", verbose=0)
+    resumed = resume(tmp_path / "cut", epochs=3, verbose=0)
+    assert resumed.metrics["resumed_from_epoch"] == 2
+    assert len(resumed.history["loss"]) == 3
+    for a, b in zip(_weights(full.model), _weights(resumed.model), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert resumed.history["loss"][-1] == pytest.approx(full.history["loss"][-1], rel=1e-5)
+    with pytest.raises(VaekitError, match="already trained 3 of 3"):
+        resume(tmp_path / "cut", verbose=0)
+    with pytest.raises(VaekitError, match="no config.toml"):
+        resume(tmp_path / "nothing", verbose=0)
+
+
+TRAIN_ARGS = [
+    "--dataset",
+    "shapes",
+    "--limit",
+    "256",
+    "--latent-dim",
+    "2",
+    "--hidden-units",
+    "32",
+    "--batch-size",
+    "16",
+    "--seed",
+    "7",
+    "--verbose",
+    "0",
+]
+
+
+def _cli(*args, **kwargs):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "vaekit", *map(str, args)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def _wait_for_epochs(run, epochs, proc, timeout=240):
+    deadline = time.monotonic() + timeout
+    state = run / "checkpoints" / "state.json"
+    while time.monotonic() < deadline:
+        if state.is_file() and json.loads(state.read_text())["epochs_done"] >= epochs:
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"training ended early: {proc.communicate()}")
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail("training did not reach its checkpoint in time")
+
+
+def _final_weights(run):
+    from vaekit.saving import load_model
+
+    return _weights(load_model(run / "model.keras"))
+
+
+def test_sigkill_then_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
+    epochs = 16
+    whole = _cli("train", *TRAIN_ARGS, "--epochs", epochs, "--out", tmp_path / "whole")
+    assert whole.wait(timeout=600) == 0, whole.communicate()
+    # The same run, killed without warning at a random moment: after a random epoch's checkpoint,
+    # plus a random delay (mid-epoch or mid-checkpoint-write).
+    rng = np.random.default_rng()
+    killed = _cli("train", *TRAIN_ARGS, "--epochs", epochs, "--out", tmp_path / "killed")
+    _wait_for_epochs(tmp_path / "killed", int(rng.integers(1, epochs // 2)), killed)
+    time.sleep(rng.uniform(0, 0.2))
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert not (tmp_path / "killed" / "model.keras").exists(), "the kill came after the run ended"
+    resumed = _cli("train", "--resume", tmp_path / "killed")
+    out, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err
+    for a, b in zip(
+        _final_weights(tmp_path / "whole"), _final_weights(tmp_path / "killed"), strict=True
+    ):
+        # CPU runs of one program are bitwise deterministic on all three backends here.
+        np.testing.assert_array_equal(a, b)
+    history = (tmp_path / "killed" / "history.csv").read_text().splitlines()
+    assert len(history) == epochs + 1  # header + one row per epoch, none twice
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
+    run = tmp_path / "run"
+    proc = _cli("train", *TRAIN_ARGS, "--epochs", 50, "--out", run)
+    _wait_for_epochs(run, 1, proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert f"vaekit train --resume {run}" in err and "Traceback" not in err
+    state = json.loads((run / "checkpoints" / "state.json").read_text())
+    assert 1 <= state["epochs_done"] < 50
+    assert (run / "checkpoints" / state["last"]).is_file()
+    assert not (run / "model.keras").exists()  # the run is not finished
+    # It resumes (here with a shorter total, to keep the test quick).
+    resumed = _cli("train", "--resume", run, "--epochs", state["epochs_done"] + 1)
+    assert resumed.wait(timeout=600) == 0, resumed.communicate()
+    assert (run / "model.keras").is_file()

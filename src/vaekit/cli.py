@@ -15,14 +15,16 @@ from pathlib import Path
 
 import vaekit
 from vaekit import config as config_lib
-from vaekit.errors import VaekitError
+from vaekit.errors import TrainingInterrupted, VaekitError
 
 BACKENDS = ("jax", "tensorflow", "torch")
 DEFAULT_BACKEND = "jax"  # fastest of the three for vaekit's models on CPU (see README)
 
 
 # --- argument types: bad values become one-line argparse errors (exit 2) -----------------------------
-def _bounded(kind, low=None, high=None, low_open=False):
+def _bounded(kind, low, high=None):
+    """An argparse type: `kind(text)` within [low, high]."""
+
     def parse(text):
         try:
             value = kind(text)
@@ -30,11 +32,8 @@ def _bounded(kind, low=None, high=None, low_open=False):
             raise argparse.ArgumentTypeError(
                 f"expected {kind.__name__}, received {text!r}"
             ) from None
-        if kind is float and value != value:  # NaN
-            raise argparse.ArgumentTypeError(f"expected a number, received {text!r}")
-        too_low = low is not None and (value <= low if low_open else value < low)
-        if too_low or (high is not None and value > high):
-            span = f"{'(' if low_open else '['}{low}, {high if high is not None else 'inf'}]"
+        if not (low <= value and (high is None or value <= high)):  # also refuses NaN
+            span = f"[{low}, {high if high is not None else 'inf'}]"
             raise argparse.ArgumentTypeError(f"expected a value in {span}, received {text!r}")
         return value
 
@@ -47,7 +46,7 @@ def _units(text):
         units = [int(u) for u in text.split(",") if u.strip()]
     except ValueError:
         units = []
-    if not units or any(u < 1 for u in units):
+    if not units:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated positive widths like 128,64, received {text!r}"
         )
@@ -68,9 +67,10 @@ class _Parser(argparse.ArgumentParser):
 # --- commands ----------------------------------------------------------------------------------------
 def _train_config(args):
     """The RunConfig for `vaekit train`: defaults or --config file, then --model preset, then flags."""
-    cfg = config_lib.load(args.config) if args.config else config_lib.RunConfig()
-    if args.model is not None:
-        cfg.model = config_lib.model_preset(args.model)
+    values = config_lib.read_toml(args.config) if args.config else {}
+    if args.model is not None:  # the preset, under the file's own [model] keys
+        values["model"] = {**values.get("model", {}), "name": args.model}
+    cfg = config_lib.from_dict(values)
     flags = {
         "data": {
             "dataset": args.dataset,
@@ -99,13 +99,38 @@ def _train_config(args):
 
 
 def cmd_train(args):
+    if args.resume is not None:
+        return _resume(args)
     cfg = _train_config(args)
     if args.print_config:
         print(config_lib.to_toml(cfg), end="")
         return 0
     from vaekit.training import train
 
-    result = train(cfg, args.out, overwrite=args.overwrite, verbose=args.verbose)
+    out = args.out or "runs/latest"
+    return _report(train(cfg, out, overwrite=args.overwrite, verbose=args.verbose), cfg)
+
+
+def _resume(args):
+    """`vaekit train --resume RUN_DIR [--epochs N]`: every other option comes from the run."""
+    given = [
+        name
+        for name, value in vars(args).items()
+        if name not in ("resume", "epochs", "verbose", "func", "command", "backend", "debug", "out")
+        and value not in (None, False)
+    ]
+    if given:
+        raise VaekitError(
+            f"--resume continues a run with its own config; drop --{given[0].replace('_', '-')} "
+            f"(only --epochs may change)."
+        )
+    from vaekit.training import resume
+
+    result = resume(args.resume, epochs=args.epochs, verbose=args.verbose)
+    return _report(result, config_lib.load(Path(args.resume) / "config.toml"))
+
+
+def _report(result, cfg):
     m = result.metrics
     figures = ", ".join(
         f"{split} loss {m[split]['loss']:.3f} (reconstruction {m[split]['reconstruction']:.3f}, "
@@ -157,21 +182,27 @@ def cmd_reconstruct(args):
 
     out = _output_path(args, args.run, f"reconstruct-{args.split}.png")
     run_cfg = load_run_config(args.run)
-    spec = args.dataset or (run_cfg.data.dataset if run_cfg else None)
-    if spec is None:
+    if args.dataset is None and run_cfg is None:
         raise VaekitError(
-            "No dataset given and no config.toml beside the model; pass --dataset SPEC."
+            "No --dataset given and no config.toml beside the model; pass --dataset SPEC."
         )
     model = load_model(args.run)
+    # The run's own data options, so that e.g. the test split holds exactly the images training never saw.
+    data_cfg = run_cfg.data if run_cfg else config_lib.DataConfig()
+    seed = run_cfg.train.seed if run_cfg else 0
+    if args.dataset is not None and args.dataset != data_cfg.dataset:
+        data_cfg = config_lib.DataConfig(dataset=args.dataset, val_fraction=data_cfg.val_fraction)
     data = load_dataset(
-        spec,
-        limit=max(args.num, 1),
-        binarize=run_cfg.data.binarize if run_cfg and run_cfg.data.binarize == "static" else "none",
-        seed=args.seed,
+        data_cfg.dataset,
+        val_fraction=data_cfg.val_fraction,
+        binarize="static" if data_cfg.binarize == "static" else "none",
+        limit=data_cfg.limit,
+        seed=seed,
     )
     if tuple(data.shape) != tuple(model.data_shape):
         raise VaekitError(
-            f"Dataset {spec} has images of shape {tuple(data.shape)}; the model expects {tuple(model.data_shape)}."
+            f"Dataset {data_cfg.dataset} has images of shape {tuple(data.shape)}; "
+            f"the model expects {tuple(model.data_shape)}."
         )
     x, _ = data.split(args.split)
     x = x[: args.num]
@@ -243,36 +274,26 @@ def build_parser():
     )
     p.add_argument("--dataset", help=f"dataset name or path (default {d.data.dataset})")
     p.add_argument("--model", help="model preset (default seed)")
-    p.add_argument("--epochs", type=positive_int, help=f"default {d.train.epochs}")
-    p.add_argument("--batch-size", type=positive_int, help=f"default {d.train.batch_size}")
-    p.add_argument(
-        "--learning-rate",
-        type=_bounded(float, 0, 10, low_open=True),
-        help=f"Adam learning rate (default {d.train.learning_rate})",
-    )
-    p.add_argument(
-        "--latent-dim", type=_bounded(int, 1, 4096), help=f"default {d.model.latent_dim}"
-    )
+    # Types only: ranges are checked once, by the config (the same rules for flags and files).
+    p.add_argument("--epochs", type=int, help=f"default {d.train.epochs}")
+    p.add_argument("--batch-size", type=int, help=f"default {d.train.batch_size}")
+    p.add_argument("--learning-rate", type=float, help=f"Adam's (default {d.train.learning_rate})")
+    p.add_argument("--latent-dim", type=int, help=f"default {d.model.latent_dim}")
     p.add_argument(
         "--hidden-units", type=_units, help="encoder widths, e.g. 128,64 (decoder mirrors)"
     )
     p.add_argument("--activation", help=f"hidden activation (default {d.model.activation})")
+    p.add_argument("--beta", type=float, help="KL weight (default 1: the true ELBO)")
+    p.add_argument("--seed", type=int, help=f"default {d.train.seed}")
     p.add_argument(
-        "--beta", type=_bounded(float, 0, 1e6), help="KL weight (default 1: the true ELBO)"
-    )
-    p.add_argument("--seed", type=nonneg_int, help=f"default {d.train.seed}")
-    p.add_argument(
-        "--val-fraction",
-        type=_bounded(float, 0, 0.5, low_open=True),
-        help=f"validation share carved from train (default {d.data.val_fraction})",
+        "--val-fraction", type=float, help=f"validation share (default {d.data.val_fraction})"
     )
     p.add_argument("--binarize", choices=config_lib.BINARIZE_MODES, help="default none")
-    p.add_argument("--limit", type=positive_int, help="at most this many examples per split")
+    p.add_argument("--limit", type=int, help="at most this many examples per split")
+    p.add_argument("--steps-per-execution", type=int, help="training steps per compiled call")
+    p.add_argument("--out", help="run directory to write (default runs/latest)")
     p.add_argument(
-        "--steps-per-execution", type=positive_int, help="training steps per compiled call"
-    )
-    p.add_argument(
-        "--out", default="runs/latest", help="run directory to write (default runs/latest)"
+        "--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint"
     )
     p.add_argument(
         "--overwrite", action="store_true", help="allow writing into a non-empty run directory"
@@ -304,7 +325,6 @@ def build_parser():
     p.add_argument("--dataset", help="dataset name or path (default: the run's dataset)")
     p.add_argument("--split", choices=("train", "val", "test"), default="test")
     p.add_argument("--num", type=_bounded(int, 1, 1000), default=20, help="images (default 20)")
-    p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--out", help="PNG to write (default RUN_DIR/reconstruct-SPLIT.png)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_reconstruct)
@@ -367,6 +387,9 @@ def main(argv=None):
     try:
         select_backend(getattr(args, "backend", None))
         return args.func(args)
+    except TrainingInterrupted as exc:
+        print(f"vaekit {args.command}: {exc}", file=sys.stderr)
+        return 130
     except VaekitError as exc:
         print(f"vaekit {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -7,12 +7,11 @@ This module imports no Keras, so the CLI can read a config before choosing a bac
 
 import dataclasses
 import math
+import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import tomllib
 
 from vaekit.data.dataset import BINARIZE_MODES
 from vaekit.errors import ConfigError
@@ -44,6 +43,9 @@ class DataConfig:
             )
 
 
+MAX_WIDTH = 1 << 16  # a sanity bound on layer widths and latent sizes (memory, not maths)
+
+
 @dataclass
 class ModelConfig:
     name: str = "seed"  # the preset this config started from (see MODEL_PRESETS)
@@ -58,11 +60,13 @@ class ModelConfig:
     beta: float = 1.0  # KL weight; 1 is the true ELBO (the recipe's KL mean is 1 / latent_dim)
 
     def validate(self):
-        if self.latent_dim < 1:
-            raise ConfigError(f"Expected model.latent_dim >= 1. Received: {self.latent_dim}")
-        if not self.hidden_units or any(u < 1 for u in self.hidden_units):
+        if not 1 <= self.latent_dim <= MAX_WIDTH:
             raise ConfigError(
-                f"Expected model.hidden_units to be a non-empty list of positive widths. "
+                f"Expected model.latent_dim in [1, {MAX_WIDTH}]. Received: {self.latent_dim}"
+            )
+        if not self.hidden_units or any(not 1 <= u <= MAX_WIDTH for u in self.hidden_units):
+            raise ConfigError(
+                f"Expected model.hidden_units to be a non-empty list of widths in [1, {MAX_WIDTH}]. "
                 f"Received: {self.hidden_units}"
             )
         if not math.isfinite(self.beta) or self.beta < 0:
@@ -186,6 +190,11 @@ def from_dict(values):
 
 def load(path):
     """Read and validate a TOML config file."""
+    return from_dict(read_toml(path))
+
+
+def read_toml(path):
+    """The tables of a TOML file, unvalidated; ConfigError if it cannot be read or parsed."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -197,7 +206,7 @@ def load(path):
         values = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from None
-    return from_dict(values)
+    return values
 
 
 # --- writing -----------------------------------------------------------------------------------------

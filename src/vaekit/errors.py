@@ -20,3 +20,7 @@ class ConfigError(VaekitError):
 
 class ModelFileError(VaekitError):
     """A model file or run directory could not be loaded."""
+
+
+class TrainingInterrupted(VaekitError):
+    """Ctrl-C stopped training; the run's checkpoints are intact and can be resumed (CLI exit 130)."""

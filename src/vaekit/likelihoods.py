@@ -82,7 +82,12 @@ def get(identifier, event_ndim=3):
     if isinstance(identifier, Likelihood):
         return identifier
     if isinstance(identifier, dict):
-        return keras.saving.deserialize_keras_object(identifier)
+        obj = keras.saving.deserialize_keras_object(identifier)
+        if not isinstance(obj, Likelihood):
+            raise ConfigError(
+                f"Expected a likelihood config. Received one for {type(obj).__name__}."
+            )
+        return obj
     if identifier not in LIKELIHOODS:
         raise ConfigError(
             f"Unknown likelihood {identifier!r}. Expected one of: {', '.join(sorted(LIKELIHOODS))}."

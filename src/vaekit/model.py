@@ -13,6 +13,8 @@ from vaekit import likelihoods, networks, priors
 from vaekit.errors import ConfigError
 from vaekit.layers import GaussianSampler
 
+LOG_VAR_MIN, LOG_VAR_MAX = -30.0, 20.0  # variances from 1e-13 to 5e8: ample, and finite in float32
+
 
 @keras.saving.register_keras_serializable(package="vaekit")
 class VAE(keras.Model):
@@ -65,6 +67,17 @@ class VAE(keras.Model):
         self.latent_dim = int(encoder.outputs[0].shape[-1])
         self.likelihood = likelihoods.get(likelihood, event_ndim=len(self.data_shape))
         self.prior = priors.get(prior)
+        expected = tuple(self.likelihood.param_shape(self.data_shape))
+        if self.likelihood.event_ndim != len(self.data_shape):
+            raise ConfigError(
+                f"Expected a likelihood with event_ndim={len(self.data_shape)} for data of shape "
+                f"{self.data_shape}. Received: event_ndim={self.likelihood.event_ndim}"
+            )
+        if tuple(decoder.outputs[0].shape[1:]) != expected:
+            raise ConfigError(
+                f"Expected the decoder to output {self.likelihood.name} parameters of shape {expected} "
+                f"for data of shape {self.data_shape}. Received: {tuple(decoder.outputs[0].shape[1:])}"
+            )
         self.beta = beta
         self.seed = seed
         self.sampler = GaussianSampler(seed=seed, name="sampler")
@@ -78,8 +91,15 @@ class VAE(keras.Model):
         self.sampler.build(latent_shape, latent_shape)
         self.built = True
 
+    def posterior(self, x, training=False):
+        """q(z|x) as `(mean, log_var)`, each `(batch, latent)`; log_var kept in a safe range."""
+        mean, log_var = self.encoder(x, training=training)
+        # exp(log_var) must neither overflow nor vanish: a divergent encoder then gets no gradient
+        # from the clipped side instead of turning the loss into inf / NaN.
+        return mean, ops.clip(log_var, LOG_VAR_MIN, LOG_VAR_MAX)
+
     def call(self, x, training=False):
-        mean, log_var = self.encoder(x, training=training)  # (batch, latent) each
+        mean, log_var = self.posterior(x, training=training)  # (batch, latent) each
         z = self.sampler(mean, log_var)  # (batch, latent)
         params = self.decoder(z, training=training)  # (batch, *param_shape)
         return {"mean": mean, "log_var": log_var, "z": z, "params": params}
@@ -96,14 +116,17 @@ class VAE(keras.Model):
             y_pred = self(x, training=training)
         x = ops.cast(x, y_pred["params"].dtype)
         reconstruction, kl = self.elbo_terms(x, y_pred)
-        per_example = reconstruction + self.beta * kl
+        per_example = reconstruction + self.beta * kl  # (batch,)
         if sample_weight is not None:
-            sample_weight = ops.cast(sample_weight, per_example.dtype)
+            # A weighted mean over the batch (weights (batch,) or (batch, 1)).
+            sample_weight = ops.reshape(ops.cast(sample_weight, per_example.dtype), (-1,))
             loss = ops.sum(per_example * sample_weight) / ops.maximum(ops.sum(sample_weight), 1e-12)
         else:
             loss = ops.mean(per_example)
         self.reconstruction_tracker.update_state(reconstruction, sample_weight=sample_weight)
         self.kl_tracker.update_state(kl, sample_weight=sample_weight)
+        if self.losses:  # weight regularizers or add_loss terms of the encoder / decoder
+            loss = loss + ops.sum(ops.stack([ops.cast(v, loss.dtype) for v in self.losses]))
         return loss
 
     # --- what a user does with a trained model (numpy in, numpy out) -------------------------------
@@ -111,9 +134,7 @@ class VAE(keras.Model):
         """Posterior `(mean, log_var)` for data `x`, as numpy arrays `(n, latent_dim)`."""
         means, log_vars = [], []
         for start in range(0, len(x), batch_size):
-            mean, log_var = self.encoder(
-                ops.convert_to_tensor(x[start : start + batch_size]), training=False
-            )
+            mean, log_var = self.posterior(ops.convert_to_tensor(x[start : start + batch_size]))
             means.append(ops.convert_to_numpy(mean))
             log_vars.append(ops.convert_to_numpy(log_var))
         if not means:

@@ -33,8 +33,8 @@ def kl_diag_gaussian_standard_normal(mean, log_var, axis=-1):
 def log_mean_exp(x, axis=-1):
     """log(mean(exp(x))) along `axis`, computed stably."""
     x = ops.convert_to_tensor(x)
-    n = ops.shape(x)[axis]
-    return ops.logsumexp(x, axis=axis) - math.log(n)
+    n = ops.cast(ops.shape(x)[axis], x.dtype)
+    return ops.logsumexp(x, axis=axis) - ops.log(n)
 
 
 def sum_event(x, event_ndim):

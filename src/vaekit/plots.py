@@ -4,13 +4,12 @@ Images are float arrays in [0, 1], `(n, H, W, C)` with C = 1 (grey) or 3 (RGB).
 """
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from vaekit.atomic import atomic_path
 from vaekit.errors import VaekitError
 
 
@@ -58,19 +57,12 @@ def save_png(image, path, scale=1):
         )
     if path.suffix.lower() != ".png":
         raise VaekitError(f"Expected an output path ending in .png. Received: {path}")
-    folder = path.parent if str(path.parent) else Path(".")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=folder)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            Image.fromarray(to_uint8(image, scale)).save(tmp, format="PNG")
     except OSError as exc:
         raise VaekitError(f"Cannot write image to {path}: {exc.strerror or exc}.") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            Image.fromarray(to_uint8(image, scale)).save(f, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -90,7 +82,7 @@ def save_reconstruction_grid(originals, reconstructions, path, ncols=None, scale
     """Originals in the odd rows, their reconstructions right below them. Returns the path."""
     originals, reconstructions = np.asarray(originals), np.asarray(reconstructions)
     if originals.shape != reconstructions.shape:
-        raise ValueError(
+        raise VaekitError(
             f"Expected originals and reconstructions of one shape. Received: {originals.shape} and "
             f"{reconstructions.shape}"
         )

@@ -57,7 +57,10 @@ def get(identifier):
     if isinstance(identifier, Prior):
         return identifier
     if isinstance(identifier, dict):
-        return keras.saving.deserialize_keras_object(identifier)
+        obj = keras.saving.deserialize_keras_object(identifier)
+        if not isinstance(obj, Prior):
+            raise ConfigError(f"Expected a prior config. Received one for {type(obj).__name__}.")
+        return obj
     if identifier not in PRIORS:
         raise ConfigError(
             f"Unknown prior {identifier!r}. Expected one of: {', '.join(sorted(PRIORS))}."

@@ -5,13 +5,13 @@ mid-save never replaces a good file with a broken one. Loading always uses Keras
 holding a Lambda layer or other arbitrary code is refused, never run.
 """
 
-import os
 import zipfile
 from pathlib import Path
 
 import keras
 
 from vaekit import config as config_lib
+from vaekit.atomic import atomic_path
 from vaekit.errors import ModelFileError
 from vaekit.keras_compat import tensorflow_unprobed
 
@@ -22,13 +22,8 @@ CONFIG_FILE = "config.toml"
 def save_model(model, path):
     """`model.save(path)` through a temporary file and an atomic rename. Returns the path."""
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")
-    try:
-        with tensorflow_unprobed():
-            model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path, suffix=".keras") as tmp, tensorflow_unprobed():
+        model.save(tmp)
     return path
 
 

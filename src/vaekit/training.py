@@ -1,13 +1,15 @@
 """Training: a config in, a run directory out.
 
-A run directory holds everything needed to reproduce or reuse the run: `config.toml` (the resolved
-config), `model.keras`, `history.csv` (one row per epoch), `metrics.json` (final validation and test
-figures, timings, backend) and `samples.png` (a grid decoded from prior draws).
+A run directory holds everything needed to reproduce, resume or reuse the run: `config.toml` (the
+resolved config), `model.keras`, `history.csv` (one row per epoch), `metrics.json` (final validation
+and test figures, timings, backend), `samples.png` (a grid decoded from prior draws) and
+`checkpoints/` (the last and best epochs, see `vaekit.checkpoints`).
 """
 
 import json
 import math
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +18,13 @@ import keras
 import numpy as np
 
 import vaekit
+from vaekit import atomic
 from vaekit import config as config_lib
+from vaekit.callbacks import InterruptGuard, NaNGuard
+from vaekit.checkpoints import RunCheckpoint, checkpoint_dir, load_checkpoint, read_state
 from vaekit.data import load_dataset
-from vaekit.errors import VaekitError
+from vaekit.data.dataset import sample_binary
+from vaekit.errors import TrainingInterrupted, VaekitError
 from vaekit.keras_compat import set_seed
 from vaekit.model import build_vae
 from vaekit.plots import save_image_grid
@@ -40,51 +46,80 @@ class TrainResult:
     metrics: dict  # the contents of metrics.json
 
 
-class DynamicBinarization(keras.utils.PyDataset):
-    """Batches of grey images re-binarized every epoch: x_bin ~ Bernoulli(x), shuffled each epoch.
+class EpochBatches:
+    """Shuffled training batches whose content depends only on (seed, epoch, batch index).
 
-    Draws are seeded by (seed, epoch, batch), so they do not depend on worker scheduling.
+    vaekit owns the data order (Keras' own shuffling differs between backends and lives in global
+    random state), so a resumed run sees exactly the batches an uninterrupted one would. With
+    `binarize=True`, grey images are re-binarized every epoch: x_bin ~ Bernoulli(x), seeded by
+    (seed, epoch, batch) ("dynamic binarization").
+
+    `stream(epoch)` feeds `fit` as a generator: the k-th batch it yields is batch k % len(self) of
+    epoch `epoch + k // len(self)`, however far ahead a backend prefetches.
+
+    Args:
+        x: Training images `(n, H, W, C)`.
+        batch_size: Images per batch; the last batch of an epoch may be smaller.
+        seed: Seed of the orders (and the binarization draws).
+        binarize: Re-binarize every epoch.
     """
 
-    def __init__(self, x, batch_size, seed, **kwargs):
-        super().__init__(**kwargs)
-        self.x, self.batch_size, self.seed = x, batch_size, seed
-        self.epoch = 0
-        self._order()
-
-    def _order(self):
-        self.order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
+    def __init__(self, x, batch_size, seed, binarize=False):
+        self.x, self.batch_size, self.seed, self.binarize = x, batch_size, seed, binarize
 
     def __len__(self):
         return math.ceil(len(self.x) / self.batch_size)
 
-    def __getitem__(self, index):
-        idx = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        batch = self.x[np.sort(idx)]
-        rng = np.random.default_rng([self.seed, self.epoch, index])
-        return (rng.random(batch.shape, dtype=np.float32) < batch).astype(np.float32)
+    def order(self, epoch):
+        return np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
 
-    def on_epoch_end(self):
-        self.epoch += 1
-        self._order()
+    def epoch(self, epoch):
+        """The batches of one epoch, in order."""
+        order = self.order(epoch)
+        for index in range(len(self)):
+            idx = np.sort(order[index * self.batch_size : (index + 1) * self.batch_size])
+            batch = self.x[idx]  # (batch, H, W, C)
+            if self.binarize:
+                batch = sample_binary(batch, np.random.default_rng([self.seed, epoch, index]))
+            yield batch
+
+    def stream(self, epoch=0):
+        """`(batch,)` tuples, as `fit` takes them: epoch `epoch`, then the next, forever."""
+        while True:
+            for batch in self.epoch(epoch):
+                yield (batch,)
+            epoch += 1
 
 
 def binarize_once(x, seed):
     """One fixed Bernoulli draw of grey images (how validation and test are scored under dynamic)."""
-    return (np.random.default_rng(seed).random(x.shape, dtype=np.float32) < x).astype(np.float32)
+    return sample_binary(x, np.random.default_rng(seed))
 
 
 def check_run_dir(out_dir, overwrite=False):
-    """Refuse a run directory that is a file, or non-empty without `overwrite`; create nothing."""
+    """Refuse a run directory that is a file, or non-empty without `overwrite`; create nothing.
+
+    `overwrite` replaces only vaekit runs (folders holding a config.toml or model.keras): a
+    mistyped `--out ~ --overwrite` must not write over a user's own files.
+    """
     run_dir = Path(out_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise VaekitError(
             f"Run directory {run_dir} is a file; expected a directory path for --out."
         )
-    if run_dir.is_dir() and any(run_dir.iterdir()) and not overwrite:
+    try:
+        entries = {p.name for p in run_dir.iterdir()} if run_dir.is_dir() else set()
+    except OSError as exc:
+        raise VaekitError(f"Cannot read run directory {run_dir}: {exc.strerror or exc}.") from None
+    if entries and not overwrite:
         raise VaekitError(
             f"Run directory {run_dir} already exists and is not empty; pass --overwrite to replace "
             f"its files or choose another --out."
+        )
+    if entries and not entries & {CONFIG_FILE, MODEL_FILE}:
+        raise VaekitError(
+            f"Refusing to overwrite {run_dir}: it is not a vaekit run directory (no {CONFIG_FILE} or "
+            f"{MODEL_FILE}); choose a new or empty --out."
         )
     return run_dir
 
@@ -103,63 +138,116 @@ def create_run_dir(run_dir):
     return run_dir
 
 
-def write_text_atomic(path, text):
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def train(config=None, out_dir="runs/latest", *, overwrite=False, verbose="auto", callbacks=()):
     """Train a VAE as `config` says and write a run directory.
 
     Args:
         config: A `RunConfig` (default: the seed model on the `shapes` data).
         out_dir: The run directory to write; must be new or empty unless `overwrite`.
-        overwrite: Allow writing into a non-empty run directory.
+        overwrite: Allow replacing an earlier vaekit run in `out_dir`.
         verbose: Keras `fit` verbosity.
         callbacks: Extra Keras callbacks.
 
     Returns:
         A `TrainResult`.
+
+    Raises:
+        TrainingInterrupted: Ctrl-C stopped the run; its checkpoints let `resume` continue it.
+        VaekitError: bad options or data, or the loss diverged (no model is saved then).
     """
     config = (config or config_lib.RunConfig()).validate()
     run_dir = check_run_dir(out_dir, overwrite)
-    tc = config.train
-    data = load_dataset(
+    data = _load_data(config)
+    set_seed(config.train.seed)
+    model = build_vae(data.shape, config.model, seed=config.train.seed)
+    create_run_dir(run_dir)  # only now: bad data or options leave no empty run behind
+    shutil.rmtree(checkpoint_dir(run_dir), ignore_errors=True)  # an overwritten run's checkpoints
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.train.learning_rate),
+        steps_per_execution=config.train.steps_per_execution,
+    )
+    atomic.write_text(run_dir / CONFIG_FILE, config_lib.to_toml(config))
+    return _fit(model, data, config, run_dir, None, verbose, callbacks)
+
+
+def resume(run_dir, *, epochs=None, verbose="auto", callbacks=()):
+    """Continue a run from its last checkpoint, exactly where it stopped.
+
+    Weights, optimizer state, completed epochs, data order and the sampler's random state come back,
+    so the resumed run ends where an uninterrupted one would have.
+
+    Args:
+        run_dir: A run directory written by `train`.
+        epochs: A new total number of epochs (default: the run's own).
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise VaekitError(
+            f"Cannot resume {run_dir}: it has no {CONFIG_FILE}; expected a vaekit run directory."
+        )
+    config = config_lib.load(run_dir / CONFIG_FILE)
+    state = read_state(run_dir)
+    if state is None:
+        raise VaekitError(
+            f"Cannot resume {run_dir}: no checkpoint yet (it stopped before its first epoch ended); "
+            f"start it again with --overwrite."
+        )
+    if epochs is not None:
+        config.train = config_lib.update_section(config.train, "train", {"epochs": epochs})
+        config.validate()
+        atomic.write_text(run_dir / CONFIG_FILE, config_lib.to_toml(config))
+    if state["epochs_done"] >= config.train.epochs:
+        raise VaekitError(
+            f"Run {run_dir} has already trained {state['epochs_done']} of {config.train.epochs} "
+            f"epochs; pass a larger --epochs to train on."
+        )
+    data = _load_data(config)
+    model = load_checkpoint(run_dir, state)
+    return _fit(model, data, config, run_dir, state, verbose, callbacks)
+
+
+def _load_data(config):
+    return load_dataset(
         config.data.dataset,
         val_fraction=config.data.val_fraction,
         binarize=config.data.binarize,
         limit=config.data.limit,
-        seed=tc.seed,
+        seed=config.train.seed,
     )
-    set_seed(tc.seed)
-    model = build_vae(data.shape, config.model, seed=tc.seed)
-    create_run_dir(run_dir)  # only now: bad data or options leave no empty run behind
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=tc.learning_rate),
-        steps_per_execution=tc.steps_per_execution,
-    )
-    write_text_atomic(run_dir / CONFIG_FILE, config_lib.to_toml(config))
 
+
+def _fit(model, data, config, run_dir, state, verbose, callbacks):
+    """Fit from `state` (None: from scratch) to `config.train.epochs`, then write the run's files."""
+    tc = config.train
+    dynamic = config.data.binarize == "dynamic"
     x_val, x_test = data.x_val, data.x_test
-    if config.data.binarize == "dynamic":
-        train_data = DynamicBinarization(data.x_train, tc.batch_size, tc.seed)
+    if dynamic:  # scored on one fixed draw, so validation losses compare across epochs
         x_val, x_test = binarize_once(x_val, tc.seed + 1), binarize_once(x_test, tc.seed + 2)
-        fit_kwargs = {}
-    else:
-        train_data = data.x_train
-        fit_kwargs = {"batch_size": tc.batch_size, "shuffle": True}
-
+    initial_epoch = state["epochs_done"] if state else 0
+    batches = EpochBatches(data.x_train, tc.batch_size, tc.seed, binarize=dynamic)
+    checkpoint = RunCheckpoint(run_dir, run_dir / HISTORY_FILE, state)
+    nan_guard = NaNGuard()
     start = time.perf_counter()
-    history = model.fit(
-        train_data,
-        epochs=tc.epochs,
-        validation_data=(x_val,),
-        callbacks=[keras.callbacks.CSVLogger(str(run_dir / HISTORY_FILE)), *callbacks],
-        verbose=verbose,
-        **fit_kwargs,
-    )
+    with InterruptGuard() as interrupt:
+        model.fit(
+            batches.stream(initial_epoch),
+            steps_per_epoch=len(batches),
+            shuffle=False,  # the stream is shuffled already, reproducibly
+            epochs=tc.epochs,
+            initial_epoch=initial_epoch,
+            validation_data=(x_val,),
+            callbacks=[nan_guard, checkpoint, interrupt, *callbacks],
+            verbose=verbose,
+        )
     train_seconds = time.perf_counter() - start
+    if nan_guard.epoch is not None:
+        raise VaekitError(nan_guard.message(tc.learning_rate))
+    if interrupt.interrupted:
+        done = checkpoint.state["epochs_done"]
+        raise TrainingInterrupted(
+            f"Interrupted; the run is checkpointed at the end of epoch {done} of {tc.epochs}. "
+            f"Resume with: vaekit train --resume {run_dir}"
+        )
     save_model(model, run_dir / MODEL_FILE)
 
     metrics = {
@@ -168,6 +256,8 @@ def train(config=None, out_dir="runs/latest", *, overwrite=False, verbose="auto"
         "n": {"train": len(data.x_train), "val": len(x_val), "test": len(x_test)},
         "epochs": tc.epochs,
         "train_seconds": round(train_seconds, 3),
+        "resumed_from_epoch": initial_epoch or None,
+        "best_epoch": checkpoint.state["best_epoch"],
         "backend": keras.backend.backend(),
         "vaekit_version": vaekit.__version__,
     }
@@ -175,6 +265,6 @@ def train(config=None, out_dir="runs/latest", *, overwrite=False, verbose="auto"
         if len(x):
             scores = model.evaluate(x, batch_size=EVAL_BATCH_SIZE, verbose=0, return_dict=True)
             metrics[split] = {k: float(v) for k, v in scores.items()}
-    write_text_atomic(run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+    atomic.write_text(run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
     save_image_grid(model.sample(100, seed=tc.seed), run_dir / SAMPLES_FILE, ncols=10)
-    return TrainResult(run_dir, model, dict(history.history), metrics)
+    return TrainResult(run_dir, model, checkpoint.state["history"], metrics)

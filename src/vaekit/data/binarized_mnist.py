@@ -9,11 +9,11 @@ one image per line, 784 values `0` or `1` separated by spaces. They are download
 from __future__ import annotations
 
 import os
-import tempfile
 import urllib.request
 
 import numpy as np
 
+from vaekit.atomic import atomic_path
 from vaekit.data.dataset import Source
 from vaekit.data.files import read_bytes
 from vaekit.errors import DataError
@@ -107,20 +107,17 @@ def download_file(url: str, path: str, *, timeout: float = 60.0, chunk: int = 1 
         DataError: the download failed; the message starts "the download from <url> failed".
     """
     folder = os.path.dirname(os.path.abspath(path))
-    tmp = None
     try:
         os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=folder)
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        with (
+            atomic_path(path, suffix=".part") as tmp,
+            open(tmp, "wb") as out,
+            urllib.request.urlopen(url, timeout=timeout) as response,
+        ):
             while block := response.read(chunk):
                 out.write(block)
-        os.replace(tmp, path)
-        tmp = None
     except (OSError, ValueError) as error:  # URLError and HTTPError are OSErrors
         raise DataError(f"the download from {url} failed ({error}).") from error
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def read_amat(path: str) -> np.ndarray:

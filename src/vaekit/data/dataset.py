@@ -259,7 +259,7 @@ def build_dataset(
         rng = _rng(seed, _STREAM_BINARIZE)  # one stream for all splits, in order train, val, test
         for split in SPLIT_NAMES:
             x, y = splits[split]
-            splits[split] = (_sample_binary(x, rng), y)
+            splits[split] = (sample_binary(x, rng), y)
         eight_bit = True
 
     info = {
@@ -314,7 +314,7 @@ def _take(pair, index):
     return x[index], (None if y is None else y[index])
 
 
-def _sample_binary(x, rng, chunk=8192):
+def sample_binary(x, rng, chunk=8192):
     """Static binarization: each pixel is 1 with probability equal to its grey value."""
     out = np.empty_like(x)
     for start in range(0, len(x), chunk):  # chunks keep the uniform noise small in memory

@@ -1,0 +1,122 @@
+"""Checkpoints that survive crashes, and what is needed to resume a run exactly.
+
+A run directory keeps, under `checkpoints/`:
+
+- `epoch-NNNN.keras`: the model after the last completed epoch, with its optimizer state;
+- `best-NNNN.keras`: the model of the epoch with the lowest validation loss so far;
+- `state.json`: the commit point. It names those two files and holds the completed epoch count, the
+  best validation loss, the sampler's random state and the history so far.
+
+Every file is written under a new name first (`vaekit.atomic`), and `state.json` is replaced last,
+so whatever instant a crash (or SIGKILL) strikes, `state.json` names complete files that describe
+one and the same epoch. Files it no longer names are removed only after it has been replaced.
+"""
+
+import json
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from vaekit import atomic
+from vaekit.errors import VaekitError
+from vaekit.saving import load_model, save_model
+
+CHECKPOINT_DIR = "checkpoints"
+STATE_FILE = "state.json"
+STATE_VERSION = 1
+
+
+def checkpoint_dir(run_dir):
+    return Path(run_dir) / CHECKPOINT_DIR
+
+
+def read_state(run_dir):
+    """The checkpoint state of a run, or None when it has none; VaekitError when it is unreadable."""
+    path = checkpoint_dir(run_dir) / STATE_FILE
+    if not path.is_file():
+        return None
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VaekitError(f"Cannot read checkpoint state {path}: {exc}.") from None
+    if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+        raise VaekitError(f"Checkpoint state {path} is not one vaekit {STATE_VERSION} wrote.")
+    return state
+
+
+def sampler_state(model):
+    """The sampling layer's random state, as a JSON-able list."""
+    return np.asarray(keras.ops.convert_to_numpy(model.sampler.seed_generator.state)).tolist()
+
+
+def restore_sampler_state(model, values):
+    variable = model.sampler.seed_generator.state
+    variable.assign(np.asarray(values, dtype=keras.backend.standardize_dtype(variable.dtype)))
+
+
+def load_checkpoint(run_dir, state):
+    """The model of the last checkpoint, compiled with its optimizer state and its random state."""
+    model = load_model(checkpoint_dir(run_dir) / state["last"], compile=True)
+    restore_sampler_state(model, state["sampler_state"])
+    return model
+
+
+class RunCheckpoint(keras.callbacks.Callback):
+    """Saves the last and the best model after every epoch, crash-safely; keeps history.csv.
+
+    Args:
+        run_dir: The run directory.
+        history_file: Where the per-epoch history is written as CSV (rewritten from the state).
+        state: The state to continue from when resuming (None for a new run).
+    """
+
+    def __init__(self, run_dir, history_file, state=None):
+        super().__init__()
+        self.folder = checkpoint_dir(run_dir)
+        self.history_file = Path(history_file)
+        self.state = state or {
+            "version": STATE_VERSION,
+            "epochs_done": 0,
+            "last": None,
+            "best": None,
+            "best_epoch": None,
+            "best_val_loss": None,
+            "sampler_state": None,
+            "history": {},
+        }
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        if not all(math.isfinite(v) for v in logs.values()):
+            return  # a diverged epoch never replaces a good checkpoint (NaNGuard reports it)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        old = {self.state["last"], self.state["best"]}
+        state = dict(self.state, history={k: list(v) for k, v in self.state["history"].items()})
+        for key, value in logs.items():
+            state["history"].setdefault(key, []).append(value)
+        state["epochs_done"] = epoch + 1
+        state["last"] = f"epoch-{epoch + 1:04d}.keras"
+        save_model(self.model, self.folder / state["last"])
+        val_loss = logs.get("val_loss", logs.get("loss"))
+        if state["best_val_loss"] is None or val_loss < state["best_val_loss"]:
+            state["best"] = f"best-{epoch + 1:04d}.keras"
+            state["best_epoch"], state["best_val_loss"] = epoch + 1, val_loss
+            save_model(self.model, self.folder / state["best"])
+        state["sampler_state"] = sampler_state(self.model)
+        atomic.write_text(self.folder / STATE_FILE, json.dumps(state, indent=1) + "\n")  # commit
+        self.state = state
+        write_history_csv(self.history_file, state["history"])
+        for name in old - {state["last"], state["best"], None}:
+            (self.folder / name).unlink(missing_ok=True)
+
+
+def write_history_csv(path, history):
+    """Write {metric: [per-epoch values]} as CSV with an `epoch` column, atomically."""
+    keys = sorted(history)
+    rows = ["epoch," + ",".join(keys)]
+    epochs = max((len(v) for v in history.values()), default=0)
+    for i in range(epochs):
+        rows.append(",".join([str(i), *(repr(history[k][i]) for k in keys)]))
+    atomic.write_text(path, "\n".join(rows) + "\n")
