@@ -25,7 +25,7 @@ install: $(VENV)/.demo-installed
 install-dev: $(VENV)/.dev-installed
 
 demo: $(VENV)/.demo-installed
-	$(BIN)/vaekit train --dataset shapes --model seed --epochs 10 --out runs/demo --overwrite --verbose 2
+	$(BIN)/vaekit train --dataset shapes --model seed --epochs 30 --out runs/demo --overwrite --verbose 2
 	$(BIN)/vaekit sample runs/demo --num 64 --seed 1 --out runs/demo/demo-samples.png --overwrite
 	@echo "Demo done: open runs/demo/samples.png (and runs/demo/demo-samples.png)"
 

@@ -116,7 +116,7 @@ def test_shapes_have_the_expected_area():
     areas = [2.0, np.pi * 0.5, 3 * np.sqrt(3) / 4, 2.047]  # square, ellipse, triangle, heart
     for shape_id, area in enumerate(areas):
         keep = f[:, 0] == shape_id
-        radius = 7.0 * f[keep, 1]  # a quarter of 28 pixels at scale 1
+        radius = 0.32 * 28 * f[keep, 1]  # the bounding radius: 0.32 of the image size at scale 1
         ratio = x[keep].sum(axis=(1, 2, 3)) / (area * radius**2)
         assert abs(np.median(ratio) - 1) < 0.01, (shape_id, np.median(ratio))
         assert np.all(np.abs(ratio - 1) < 0.1), shape_id
@@ -148,9 +148,11 @@ def test_render_shapes_orientation_and_position():
     assert np.any(tall > 0, axis=1).sum() > 1.5 * np.any(tall > 0, axis=0).sum()
     np.testing.assert_allclose(square, square[::-1, ::-1], atol=1e-6)  # centred at 14, 14
     centre = (np.arange(28) + 0.5) @ left.sum(axis=0) / left.sum()
-    assert abs(centre - 8.0) < 0.05  # pos_x=0 puts the centre 7 + 1 pixels from the left
+    r = 0.32 * 28  # the bounding radius at scale 1
+    # pos_x=0 puts the centre r + 1 pixels from the left (3x3 supersampling: within 0.15 px)
+    assert abs(centre - (r + 1)) < 0.15
     centre = (np.arange(28) + 0.5) @ right.sum(axis=0) / right.sum()
-    assert abs(centre - 20.0) < 0.05
+    assert abs(centre - (28 - r - 1)) < 0.15
 
 
 def test_load_shapes_sizes_labels_and_seed():

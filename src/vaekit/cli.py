@@ -54,7 +54,7 @@ def _units(text):
 
 
 positive_int = _bounded(int, 1)
-nonneg_int = _bounded(int, 0)
+seed_int = _bounded(int, 0, config_lib.MAX_SEED)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -156,6 +156,8 @@ def _output_path(args, run, default_name):
     else:
         run = Path(run)
         out = (run if run.is_dir() else run.parent) / default_name
+    if out.is_dir():
+        raise VaekitError(f"Output path {out} is a directory; expected a .png file path for --out.")
     if out.exists() and not args.overwrite:
         raise VaekitError(
             f"Output file {out} already exists; pass --overwrite to replace it or choose another --out."
@@ -170,7 +172,8 @@ def cmd_sample(args):
     out = _output_path(args, args.run, f"sample-seed{args.seed}.png")
     model = load_model(args.run)
     images = model.sample(args.num, seed=args.seed, temperature=args.temperature)
-    save_image_grid(images, out, ncols=args.ncols)
+    ncols = min(args.ncols, args.num) if args.ncols else None  # no empty columns
+    save_image_grid(images, out, ncols=ncols)
     print(f"Wrote {args.num} samples to {out}")
     return 0
 
@@ -306,14 +309,16 @@ def build_parser():
     p = sub.add_parser("sample", parents=[common], help="decode prior draws into an image grid")
     p.add_argument("run", metavar="RUN_DIR_OR_MODEL")
     p.add_argument("--num", type=_bounded(int, 1, 10000), default=64, help="images (default 64)")
-    p.add_argument("--seed", type=nonneg_int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument(
         "--temperature",
         type=_bounded(float, 0, 100),
         default=1.0,
         help="scale of the prior draws (default 1)",
     )
-    p.add_argument("--ncols", type=positive_int, help="images per row (default: a square grid)")
+    p.add_argument(
+        "--ncols", type=_bounded(int, 1, 10000), help="images per row (default: a square grid)"
+    )
     p.add_argument("--out", help="PNG to write (default RUN_DIR/sample-seedS.png)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_sample)
@@ -382,6 +387,8 @@ def _stderr_silenced(active):
 
 def main(argv=None):
     parser = build_parser()
+    if any("\0" in str(arg) for arg in (sys.argv[1:] if argv is None else argv)):
+        parser.error("arguments cannot contain NUL characters")  # paths would fail deep inside
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False)
     try:

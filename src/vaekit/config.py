@@ -44,6 +44,7 @@ class DataConfig:
 
 
 MAX_WIDTH = 1 << 16  # a sanity bound on layer widths and latent sizes (memory, not maths)
+MAX_SEED = 2**32 - 1  # NumPy's and the backends' seeds are 32-bit
 
 
 @dataclass
@@ -98,8 +99,8 @@ class TrainConfig:
             raise ConfigError(
                 f"Expected train.learning_rate to be a finite number > 0. Received: {self.learning_rate}"
             )
-        if self.seed < 0:
-            raise ConfigError(f"Expected train.seed >= 0. Received: {self.seed}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"Expected train.seed in [0, {MAX_SEED}]. Received: {self.seed}")
 
 
 @dataclass
@@ -119,7 +120,7 @@ SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 
 def model_preset(name):
     """A ModelConfig for a preset name; ConfigError for an unknown one."""
-    if name not in MODEL_PRESETS:
+    if not isinstance(name, str) or name not in MODEL_PRESETS:
         raise ConfigError(
             f"Unknown model {name!r}. Expected one of: {', '.join(sorted(MODEL_PRESETS))}."
         )
@@ -210,14 +211,17 @@ def read_toml(path):
 
 
 # --- writing -----------------------------------------------------------------------------------------
+_TOML_ESCAPES = {chr(i): f"\\u{i:04x}" for i in [*range(0x20), 0x7F]}
+_TOML_ESCAPES.update({"\\": "\\\\", '"': '\\"'})
+
+
 def _toml_value(value):
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
-    if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        return f'"{escaped}"'
+    if isinstance(value, str):  # a TOML basic string: escape \\, " and control characters
+        return '"' + "".join(_TOML_ESCAPES.get(c, c) for c in value) + '"'
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"Cannot write {value!r} to TOML")

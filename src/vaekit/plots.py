@@ -57,6 +57,9 @@ def save_png(image, path, scale=1):
         )
     if path.suffix.lower() != ".png":
         raise VaekitError(f"Expected an output path ending in .png. Received: {path}")
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:  # mkdir would say only "File exists" or "Not a directory"
+        raise VaekitError(f"Cannot write image to {path}: {blocker} is a file, not a folder.")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:

@@ -200,15 +200,21 @@ def as_labels(array, n: int, what: str) -> np.ndarray | None:
             )
         if y.dtype.kind == "i" and n and y.min() < 0:
             raise DataError(f"{what} has negative class ids: expected ids 0, 1, 2, ...")
+        if y.dtype.kind == "u" and n and y.max() > np.iinfo(np.int64).max:
+            raise DataError(f"{what} has class ids above 2**63 - 1: expected ids 0, 1, 2, ...")
         return y.astype(np.int64)
     if y.dtype.kind == "f":
         if y.ndim == 1:
             y = y[:, None]  # (n, 1)
         if y.ndim != 2:
             raise DataError(f"{what} has shape {y.shape}: expected float factors of shape (n, F).")
+        with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf: refused
+            y = y.astype(np.float32)
         if not np.isfinite(y).all():
-            raise DataError(f"{what} has NaN or infinite values: expected finite factors.")
-        return y.astype(np.float32)
+            raise DataError(
+                f"{what} has NaN, infinite or huge (beyond float32) values: expected finite factors."
+            )
+        return y
     raise DataError(f"{what} has dtype {y.dtype}: expected integer class ids or float factors.")
 
 

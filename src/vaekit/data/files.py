@@ -17,6 +17,7 @@ names the file.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import re
 import zipfile
@@ -53,6 +54,15 @@ def read_bytes(path: str) -> bytes:
 
 def load_path(path: str, **_) -> Source:
     """Reads the dataset at `path` (a folder, `.npz` or `.npy` file) as a `Source`."""
+    try:
+        return _load_path(path)
+    except MemoryError as error:  # e.g. a gzip or zip bomb, or a header claiming terabytes
+        raise DataError(
+            f"{path} is too large to load into memory ({error}); expected a dataset that fits."
+        ) from None
+
+
+def _load_path(path):
     if os.path.isdir(path):
         sets = find_idx_sets(path)
         if sets:
@@ -238,22 +248,55 @@ def _np_load(path):
                     f"{path} is not a NumPy file (it starts with {head!r}): expected an .npy "
                     "array or an .npz archive written by numpy.save / numpy.savez."
                 )
+            if head == b"\x93NUMPY":
+                _check_npy_header(f, os.fstat(f.fileno()).st_size, path)
+            else:
+                with zipfile.ZipFile(f) as archive:
+                    for info in archive.infolist():
+                        if info.filename.endswith(".npy"):
+                            with archive.open(info) as member:
+                                what = f"{info.filename} in {path}"
+                                _check_npy_header(member, info.file_size, what)
+            f.seek(0)
             loaded = np.load(f, allow_pickle=False)
             if isinstance(loaded, np.lib.npyio.NpzFile):
                 with loaded:
                     return {key: loaded[key] for key in loaded.files}
             return loaded
-    except DataError:
+    except (DataError, MemoryError):
         raise
     except ValueError as error:
         if "pickle" in str(error).lower():
-            raise DataError(
-                f"{path} holds pickled Python objects: expected plain numeric arrays "
-                "(vaekit never unpickles data files, which could run arbitrary code)."
-            ) from error
+            raise _pickled(path) from error
         raise DataError(f"Could not read {path}: {error}.") from error
-    except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
-        raise DataError(f"Could not read {path}: {error} (expected a NumPy file).") from error
+    except Exception as error:  # NumPy's header parser also raises SyntaxError, TokenError, ...
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise DataError(f"Could not read {path}: {reason} (expected a NumPy file).") from error
+
+
+def _check_npy_header(f, size, path):
+    """Reads the `.npy` header at `f`'s position and checks the file (of `size` bytes) holds the
+    array it declares, so that a forged header never makes NumPy allocate terabytes."""
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+    else:
+        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    if dtype.hasobject:
+        raise _pickled(path)
+    declared, available = math.prod(shape) * dtype.itemsize, size - f.tell()
+    if declared > available:
+        raise DataError(
+            f"{path} is truncated: an array header declares shape {shape} of {dtype} "
+            f"({declared} bytes), but only {available} bytes follow."
+        )
+
+
+def _pickled(path):
+    return DataError(
+        f"{path} holds pickled Python objects: expected plain numeric arrays "
+        "(vaekit never unpickles data files, which could run arbitrary code)."
+    )
 
 
 def _checked(x, y, what):

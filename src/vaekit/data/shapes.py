@@ -8,10 +8,12 @@ levels.
 
 Factors (columns of the label array, float32):
     shape:    0 square, 1 ellipse, 2 triangle, 3 heart.
-    scale:    uniform in [0.5, 1]; at scale 1 the shape's bounding circle has radius size/4.
+    scale:    uniform in [0.6, 1]; at scale 1 the shape's bounding circle has radius 0.32 * size
+        (about 9 pixels at 28: large enough that a small VAE tells a triangle from a heart).
     rotation: uniform in [0, 2*pi) radians, counter-clockwise on screen.
-    pos_x, pos_y: uniform in [0, 1]: the centre moves over [size/4 + 1, 3*size/4 - 1] pixels (left
-        to right, top to bottom), so a black pixel always separates the shape from the border.
+    pos_x, pos_y: uniform in [0, 1]: the centre moves over [r + 1, size - r - 1] pixels, r = 0.32 *
+        size (left to right, top to bottom), so a black pixel always separates the shape from the
+        border.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ TEST_SIZE = 2_000
 
 _SUPERSAMPLE = 3  # sub-pixels per side used for anti-aliasing
 _CHUNK = 128  # images rendered at once: (128, 84, 84) float32 arrays stay a few MB
-_RADIUS = 0.25  # bounding-circle radius at scale 1, as a fraction of the image size
-_SCALE_RANGE = (0.5, 1.0)
+_RADIUS = 0.32  # bounding-circle radius at scale 1, as a fraction of the image size
+_SCALE_RANGE = (0.6, 1.0)
 _ELLIPSE_RATIO = 0.5  # minor / major axis; not a circle, so that rotation is visible
 # The heart curve (x^2 + y^2 - 1)^3 - x^2 y^3 <= 0 spans y in [-1, 1.236]; centred on its bounding
 # box middle (y = 0.118), all of it lies within 1.337 of the centre.
@@ -67,7 +69,7 @@ def render_shapes(factors, size: int = 28) -> np.ndarray:
     """Renders images for given factors, e.g. to draw a ground-truth traversal of one factor.
 
     Args:
-        factors: `(n, 5)` array ordered as `FACTOR_NAMES`: shape id (0..3), scale in [0.5, 1],
+        factors: `(n, 5)` array ordered as `FACTOR_NAMES`: shape id (0..3), scale in [0.6, 1],
             rotation in radians, pos_x and pos_y in [0, 1]. Values are clipped into range.
         size: image height and width in pixels (at least 8).
 

@@ -1,0 +1,174 @@
+"""What a trained model shows: samples, reconstructions, interpolations, traversals, manifolds, maps.
+
+Every function takes a model and numpy arrays and returns numpy arrays (images are float32
+`(..., H, W, C)` in [0, 1]); `vaekit.plots` draws them. Decoding is batched: a 30x30 manifold is one
+decoder call per 1024 latents, not 900 predict calls.
+"""
+
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+from vaekit.errors import VaekitError
+
+
+def prior_samples(model, num, seed=0, temperature=1.0):
+    """`num` images decoded from prior draws; `temperature` scales the draws (< 1: typical images)."""
+    if temperature < 0:
+        raise VaekitError(f"Expected temperature >= 0. Received: {temperature}")
+    return model.sample(int(num), seed=seed, temperature=temperature)
+
+
+def reconstructions(model, x):
+    """Decoded posterior means of `x`."""
+    return model.reconstruct(_images(model, x))
+
+
+def slerp(a, b, t):
+    """Spherical interpolation between vectors `a` and `b` (rows), at fractions `t` (1-d)."""
+    a, b, t = np.asarray(a, np.float64), np.asarray(b, np.float64), np.asarray(t, np.float64)
+    cos = np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12)
+    omega = math.acos(float(np.clip(cos, -1.0, 1.0)))
+    if omega < 1e-6:  # (nearly) parallel: the straight line is the arc
+        return ((1 - t)[:, None] * a + t[:, None] * b).astype(np.float32)
+    s = math.sin(omega)
+    weights_a, weights_b = np.sin((1 - t) * omega) / s, np.sin(t * omega) / s
+    return (weights_a[:, None] * a + weights_b[:, None] * b).astype(np.float32)
+
+
+def interpolate(model, x_a, x_b, steps=10, method="linear"):
+    """Decode a path between the posterior means of two inputs.
+
+    Args:
+        x_a, x_b: One input each, `(H, W, C)`.
+        steps: Points on the path, both ends included.
+        method: `"linear"` or `"slerp"` (spherical: keeps the norm typical of prior draws).
+
+    Returns:
+        `(steps, H, W, C)` images.
+    """
+    if method not in ("linear", "slerp"):
+        raise VaekitError(f"Expected method 'linear' or 'slerp'. Received: {method!r}")
+    if steps < 2:
+        raise VaekitError(f"Expected at least 2 interpolation steps. Received: {steps}")
+    mean, _ = model.encode(_images(model, np.stack([x_a, x_b])))
+    t = np.linspace(0.0, 1.0, steps)
+    if method == "slerp":
+        z = slerp(mean[0], mean[1], t)
+    else:
+        z = ((1 - t)[:, None] * mean[0] + t[:, None] * mean[1]).astype(np.float32)
+    return model.decode(z)
+
+
+def kl_per_dimension(model, x, batch_size=1024):
+    """Average KL(q(z_d|x) || N(0, 1)) of each latent dimension over `x`, `(latent_dim,)` nats.
+
+    Dimensions the model does not use sit at ~0; the informative ones carry the KL. (For priors
+    other than the standard normal this is the KL to N(0, 1), used only to rank dimensions.)
+    """
+    mean, log_var = model.encode(_images(model, x), batch_size=batch_size)
+    kl = 0.5 * (np.exp(log_var) + mean**2 - 1.0 - log_var)  # (n, latent)
+    return kl.mean(axis=0)
+
+
+@dataclass
+class Traversal:
+    """Latent traversals: `images[i, j]` decodes `base` with dimension `dims[i]` set to `values[j]`."""
+
+    images: np.ndarray  # (len(dims), len(values), H, W, C)
+    dims: np.ndarray  # latent dimensions, most informative first
+    kl: np.ndarray  # their average KL (nats)
+    values: np.ndarray  # the values each dimension sweeps
+
+
+def traverse(model, x, num_dims=None, values=None, base=None, batch_size=1024):
+    """Sweep each latent dimension over `values`, the others fixed at `base`, most informative first.
+
+    Args:
+        x: Data used to rank dimensions by average KL (and, without `base`, the first image's
+            posterior mean is the fixed point).
+        num_dims: How many dimensions to show (default: all).
+        values: The values swept (default: 9 points from -3 to 3, in prior standard deviations).
+        base: The latent point held fixed, `(latent_dim,)`.
+    """
+    x = _images(model, x)
+    kl = kl_per_dimension(model, x, batch_size=batch_size)
+    order = np.argsort(-kl, kind="stable")[: num_dims or model.latent_dim]
+    values = np.linspace(-3.0, 3.0, 9) if values is None else np.asarray(values, np.float32)
+    if base is None:
+        base = model.encode(x[:1])[0][0]
+    base = np.asarray(base, np.float32)
+    z = np.repeat(base[None, None, :], len(order) * len(values), axis=0).reshape(
+        len(order), len(values), -1
+    )  # (dims, values, latent)
+    for i, d in enumerate(order):
+        z[i, :, d] = values
+    images = model.decode(z.reshape(-1, model.latent_dim), batch_size=batch_size)
+    return Traversal(
+        images.reshape(len(order), len(values), *images.shape[1:]), order, kl[order], values
+    )
+
+
+def manifold(model, dims=None, n=20, x=None, quantiles=(0.05, 0.95)):
+    """Decode an `n x n` grid over two latent dimensions (others at 0), in one batched call.
+
+    The grid is evenly spaced in prior probability (Gaussian quantiles), as in Kingma & Welling's
+    figure. `dims` defaults to the two most informative dimensions on `x` (or 0 and 1 without `x`).
+
+    Returns:
+        `(images (n, n, H, W, C), dims, values)`: row i has the first dimension at `values[i]`...
+        `images[i, j]` decodes z[dims[0]] = values[j] (left to right) and z[dims[1]] = values[n-1-i]
+        (top to bottom, so "up" is larger, as on a plot).
+    """
+    if model.latent_dim < 2:
+        raise VaekitError(
+            f"A 2-D manifold needs a latent of >= 2 dimensions; this one has {model.latent_dim}."
+        )
+    if dims is None:
+        dims = (
+            (0, 1)
+            if x is None
+            else tuple(int(d) for d in np.argsort(-kl_per_dimension(model, x))[:2])
+        )
+    dims = tuple(int(d) for d in dims)
+    if len(dims) != 2 or len(set(dims)) != 2 or not all(0 <= d < model.latent_dim for d in dims):
+        raise VaekitError(
+            f"Expected two different latent dimensions in [0, {model.latent_dim}). Received: {dims}"
+        )
+    values = np.array([NormalDist().inv_cdf(p) for p in np.linspace(*quantiles, n)], np.float32)
+    z = np.zeros((n, n, model.latent_dim), np.float32)
+    z[:, :, dims[0]] = values[None, :]
+    z[:, :, dims[1]] = values[::-1, None]
+    images = model.decode(z.reshape(-1, model.latent_dim))
+    return images.reshape(n, n, *images.shape[1:]), dims, values
+
+
+def latent_map(model, x, batch_size=1024):
+    """Posterior means of `x` in 2-D: the means themselves for a 2-d latent, else their PCA.
+
+    Returns:
+        `(points (n, 2), explained)`: `explained` is the share of variance the 2-D view keeps (1.0
+        when no projection was needed).
+    """
+    mean, _ = model.encode(_images(model, x), batch_size=batch_size)
+    if mean.shape[1] == 1:
+        return np.concatenate([mean, np.zeros_like(mean)], axis=1), 1.0
+    if mean.shape[1] == 2:
+        return mean, 1.0
+    centred = mean - mean.mean(axis=0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    explained = float((s[:2] ** 2).sum() / max((s**2).sum(), 1e-12))
+    return (centred @ vt[:2].T).astype(np.float32), explained
+
+
+def _images(model, x):
+    x = np.asarray(x, np.float32)
+    if x.ndim == len(model.data_shape):
+        x = x[None]
+    if tuple(x.shape[1:]) != tuple(model.data_shape):
+        raise VaekitError(
+            f"Expected images of shape {tuple(model.data_shape)}. Received: {tuple(x.shape[1:])}"
+        )
+    return x
