@@ -32,6 +32,9 @@ def atomic_path(path, suffix=None):
     tmp = Path(tmp)
     try:
         yield tmp
+        os.chmod(
+            tmp, 0o666 & ~_umask()
+        )  # mkstemp makes 0600; a new file normally gets 0666 - umask
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -41,3 +44,9 @@ def write_text(path, text):
     """Write `text` (UTF-8) to `path` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -67,3 +67,73 @@ class InterruptGuard(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.interrupted:
             self.model.stop_training = True
+
+
+class Snapshots(keras.callbacks.Callback):
+    """Pictures of training progress: every `every` epochs, a sample grid from fixed prior noise and
+    reconstructions of fixed validation images, as `samples-NNNN.png` and `recon-NNNN.png`.
+
+    The noise and images stay the same all run, so successive snapshots show the model changing,
+    not the draws. `seconds` adds up the time spent, to report the overhead.
+
+    Args:
+        folder: Where the PNGs go (created when missing).
+        x_fixed: The images to reconstruct, `(k, H, W, C)`.
+        every: Epochs between snapshots.
+        num: Prior samples per grid.
+        seed: Seed of the fixed prior noise.
+        tensorboard_dir: Also log the two grids as TensorBoard images there (needs TensorFlow).
+    """
+
+    def __init__(self, folder, x_fixed, every=1, num=64, seed=0, tensorboard_dir=None):
+        super().__init__()
+        self.folder, self.x_fixed, self.every, self.num, self.seed = (
+            folder,
+            x_fixed,
+            every,
+            num,
+            seed,
+        )
+        self.tensorboard_dir = tensorboard_dir
+        self.seconds = 0.0
+        self._z = self._writer = None
+
+    def on_train_begin(self, logs=None):
+        import numpy as np
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(self.seed)
+        self._z = rng.standard_normal((self.num, self.model.latent_dim)).astype("float32")
+        if self.tensorboard_dir is not None:
+            import tensorflow as tf
+
+            self._writer = tf.summary.create_file_writer(str(self.tensorboard_dir))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        import time
+
+        from vaekit import plots
+
+        start = time.perf_counter()
+        samples = self.model.decode(self._z)
+        recon = self.model.reconstruct(self.x_fixed)
+        grids = {
+            "samples": plots.grid_png(samples, ncols=8),
+            "recon": plots.reconstruction_png(self.x_fixed, recon),
+        }
+        for name, png in grids.items():
+            plots.write_png_bytes(png, self.folder / f"{name}-{epoch + 1:04d}.png")
+        if self._writer is not None:
+            self._log_images(grids, epoch + 1)
+        self.seconds += time.perf_counter() - start
+
+    def _log_images(self, grids, step):
+        import tensorflow as tf
+
+        with self._writer.as_default():
+            for name, png in grids.items():
+                image = tf.io.decode_png(png)[None]  # (1, H, W, C) uint8
+                tf.summary.image(f"snapshots/{name}", image, step=step)
+        self._writer.flush()

@@ -90,8 +90,14 @@ class TrainConfig:
     learning_rate: float = 1e-3  # Adam's default, as in the recipe
     seed: int = 0  # seeds weights, shuffling, sampling noise and binarization
     steps_per_execution: int = 1  # training steps per compiled call (Keras `compile` option)
+    snapshot_every: int = 0  # write sample / reconstruction snapshots every N epochs (0: never)
+    tensorboard: bool = False  # TensorBoard logs (scalars and snapshots) in RUN_DIR/tensorboard
 
     def validate(self):
+        if self.snapshot_every < 0:
+            raise ConfigError(
+                f"Expected train.snapshot_every >= 0. Received: {self.snapshot_every}"
+            )
         for name in ("epochs", "batch_size", "steps_per_execution"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"Expected train.{name} >= 1. Received: {getattr(self, name)}")

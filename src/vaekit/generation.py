@@ -145,14 +145,14 @@ def manifold(model, dims=None, n=20, x=None, quantiles=(0.05, 0.95)):
     return images.reshape(n, n, *images.shape[1:]), dims, values
 
 
-def latent_map(model, x, batch_size=1024):
+def latent_map(model, x, batch_size=1024, progress=False):
     """Posterior means of `x` in 2-D: the means themselves for a 2-d latent, else their PCA.
 
     Returns:
         `(points (n, 2), explained)`: `explained` is the share of variance the 2-D view keeps (1.0
         when no projection was needed).
     """
-    mean, _ = model.encode(_images(model, x), batch_size=batch_size)
+    mean, _ = model.encode(_images(model, x), batch_size=batch_size, progress=progress)
     if mean.shape[1] == 1:
         return np.concatenate([mean, np.zeros_like(mean)], axis=1), 1.0
     if mean.shape[1] == 2:

@@ -130,13 +130,19 @@ class VAE(keras.Model):
         return loss
 
     # --- what a user does with a trained model (numpy in, numpy out) -------------------------------
-    def encode(self, x, batch_size=1024):
-        """Posterior `(mean, log_var)` for data `x`, as numpy arrays `(n, latent_dim)`."""
+    def encode(self, x, batch_size=1024, progress=False):
+        """Posterior `(mean, log_var)` for data `x`, as numpy arrays `(n, latent_dim)`.
+
+        `progress=True` shows a progress bar (worth it for tens of thousands of images).
+        """
         means, log_vars = [], []
+        bar = keras.utils.Progbar(len(x), unit_name="image") if progress and len(x) else None
         for start in range(0, len(x), batch_size):
             mean, log_var = self.posterior(ops.convert_to_tensor(x[start : start + batch_size]))
             means.append(ops.convert_to_numpy(mean))
             log_vars.append(ops.convert_to_numpy(log_var))
+            if bar is not None:
+                bar.update(min(start + batch_size, len(x)))
         if not means:
             return np.zeros((0, self.latent_dim), "float32"), np.zeros(
                 (0, self.latent_dim), "float32"

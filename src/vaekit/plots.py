@@ -1,8 +1,13 @@
-"""Pictures from numpy arrays. Nothing here knows about models or Keras.
+"""Image grids from numpy arrays, and writing PNGs safely. Nothing here knows about models or Keras.
 
-Images are float arrays in [0, 1], `(n, H, W, C)` with C = 1 (grey) or 3 (RGB).
+Images are float arrays in [0, 1], `(..., H, W, C)` with C = 1 (grey) or 3 (RGB).
+
+Each picture exists twice: `X_png(...) -> bytes` (a PNG in memory, which the HTML report embeds)
+and `save_X(..., path) -> Path`, which writes those bytes atomically. Grids are drawn with PIL;
+the labelled figures (traversals, manifolds, latent maps, curves) live in `vaekit.figures`.
 """
 
+import io
 import math
 from pathlib import Path
 
@@ -25,7 +30,7 @@ def image_grid(images, ncols=None, pad=2, pad_value=1.0):
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4 or images.shape[-1] not in (1, 3) or len(images) == 0:
-        raise ValueError(
+        raise VaekitError(
             f"Expected images of shape (n, H, W, 1 or 3) with n >= 1. Received: {images.shape}"
         )
     n, h, w, c = images.shape
@@ -48,8 +53,11 @@ def to_uint8(image, scale=1):
     return out[..., 0] if out.shape[-1] == 1 else out
 
 
-def save_png(image, path, scale=1):
-    """Write a float `(H, W, C)` image to a PNG, atomically (a temporary file, then a rename)."""
+# --- Writing -------------------------------------------------------------------------------------
+
+
+def _check_png_path(path):
+    """The path as a `Path`, or a `VaekitError` saying why no PNG can be written there."""
     path = Path(path)
     if path.is_dir():
         raise VaekitError(
@@ -60,13 +68,47 @@ def save_png(image, path, scale=1):
     blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
     if blocker is not None:  # mkdir would say only "File exists" or "Not a directory"
         raise VaekitError(f"Cannot write image to {path}: {blocker} is a file, not a folder.")
+    return path
+
+
+def write_png_bytes(data, path):
+    """Write PNG bytes (from one of the `*_png` functions) to `path` atomically. Returns the path."""
+    path = _check_png_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
-            Image.fromarray(to_uint8(image, scale)).save(tmp, format="PNG")
+            tmp.write_bytes(data)
     except OSError as exc:
         raise VaekitError(f"Cannot write image to {path}: {exc.strerror or exc}.") from None
     return path
+
+
+def _encode(image):
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def png_bytes(image, scale=1):
+    """A float `(H, W, C)` image as PNG bytes, enlarged `scale` times by pixel repetition."""
+    return _encode(Image.fromarray(to_uint8(image, scale)))
+
+
+def save_png(image, path, scale=1):
+    """Write a float `(H, W, C)` image to a PNG, atomically (a temporary file, then a rename)."""
+    return write_png_bytes(png_bytes(image, scale), path)
+
+
+def _image_array(images, ndim, name, layout):
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != ndim or images.shape[-1] not in (1, 3) or 0 in images.shape:
+        raise VaekitError(
+            f"Expected {name} of shape {layout} with C = 1 or 3. Received: shape={images.shape}"
+        )
+    return images
+
+
+# --- Image grids (PIL) ---------------------------------------------------------------------------
 
 
 def _default_scale(image_size):
@@ -74,16 +116,40 @@ def _default_scale(image_size):
     return max(1, 64 // max(image_size))
 
 
-def save_image_grid(images, path, ncols=None, scale=None):
-    """Tile images into a grid and write it as a PNG. Returns the path."""
-    images = np.asarray(images)
-    scale = scale or _default_scale(images.shape[1:3])
-    return save_png(image_grid(images, ncols=ncols), path, scale=scale)
+def _with_title(image, title):
+    """A PIL image with a white band above it holding `title` in black."""
+    from PIL import ImageDraw, ImageFont
+
+    try:
+        font = ImageFont.load_default(size=16)
+    except (TypeError, ImportError, OSError):  # Pillow < 10.1 or no FreeType: the bitmap font
+        font = ImageFont.load_default()
+    _, _, text_w, text_h = ImageDraw.Draw(image).textbbox((0, 0), title, font=font)
+    band = text_h + 10
+    out = Image.new(image.mode, (max(image.width, text_w + 10), image.height + band), "white")
+    out.paste(image, ((out.width - image.width) // 2, band))
+    ImageDraw.Draw(out).text(((out.width - text_w) // 2, 5), title, fill="black", font=font)
+    return out
 
 
-def save_reconstruction_grid(originals, reconstructions, path, ncols=None, scale=None):
-    """Originals in the odd rows, their reconstructions right below them. Returns the path."""
-    originals, reconstructions = np.asarray(originals), np.asarray(reconstructions)
+def grid_png(images, ncols=None, title=None, scale=None):
+    """`(n, H, W, C)` images tiled into a grid (see `image_grid`), as PNG bytes.
+
+    Args:
+        ncols: Images per row; default: a near-square grid.
+        title: Optional text written above the grid.
+        scale: Integer enlargement; default: small images are enlarged to about 64 px.
+    """
+    grid = image_grid(images, ncols=ncols)  # checks the shape
+    scale = scale or _default_scale(np.shape(images)[1:3])
+    image = Image.fromarray(to_uint8(grid, scale))
+    return _encode(_with_title(image, str(title)) if title else image)
+
+
+def reconstruction_png(originals, reconstructions, ncols=None, scale=None):
+    """Originals in the odd rows, their reconstructions right below them, as PNG bytes."""
+    originals = _image_array(originals, 4, "originals", "(n, H, W, C)")
+    reconstructions = np.asarray(reconstructions, dtype=np.float32)
     if originals.shape != reconstructions.shape:
         raise VaekitError(
             f"Expected originals and reconstructions of one shape. Received: {originals.shape} and "
@@ -99,4 +165,15 @@ def save_reconstruction_grid(originals, reconstructions, path, ncols=None, scale
             chunk_o, chunk_r = np.concatenate([chunk_o, blank]), np.concatenate([chunk_r, blank])
         rows.extend([chunk_o, chunk_r])
     scale = scale or _default_scale(originals.shape[1:3])
-    return save_png(image_grid(np.concatenate(rows), ncols=ncols), path, scale=scale)
+    return png_bytes(image_grid(np.concatenate(rows), ncols=ncols), scale=scale)
+
+
+def save_image_grid(images, path, ncols=None, scale=None, title=None):
+    """Tile images into a grid and write it as a PNG. Returns the path."""
+    return write_png_bytes(grid_png(images, ncols=ncols, title=title, scale=scale), path)
+
+
+def save_reconstruction_grid(originals, reconstructions, path, ncols=None, scale=None):
+    """Originals in the odd rows, their reconstructions right below them. Returns the path."""
+    png = reconstruction_png(originals, reconstructions, ncols=ncols, scale=scale)
+    return write_png_bytes(png, path)

@@ -6,6 +6,7 @@ and test figures, timings, backend), `samples.png` (a grid decoded from prior dr
 `checkpoints/` (the last and best epochs, see `vaekit.checkpoints`).
 """
 
+import importlib.util
 import json
 import math
 import os
@@ -20,7 +21,7 @@ import numpy as np
 import vaekit
 from vaekit import atomic
 from vaekit import config as config_lib
-from vaekit.callbacks import InterruptGuard, NaNGuard
+from vaekit.callbacks import InterruptGuard, NaNGuard, Snapshots
 from vaekit.checkpoints import RunCheckpoint, checkpoint_dir, load_checkpoint, read_state
 from vaekit.data import load_dataset
 from vaekit.data.dataset import sample_binary
@@ -33,6 +34,8 @@ from vaekit.saving import CONFIG_FILE, MODEL_FILE, save_model
 HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
 SAMPLES_FILE = "samples.png"
+SNAPSHOT_DIR = "snapshots"
+TENSORBOARD_DIR = "tensorboard"
 EVAL_BATCH_SIZE = 500  # evaluation holds no gradients, so bigger batches only save dispatch time
 
 
@@ -96,6 +99,26 @@ def binarize_once(x, seed):
     return sample_binary(x, np.random.default_rng(seed))
 
 
+def read_history(run_dir):
+    """A run's history.csv as {metric: [per-epoch values]}; VaekitError when there is none."""
+    import csv
+
+    path = Path(run_dir) / HISTORY_FILE
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        history = {
+            k: [float(row[k]) for row in rows] for k in (rows[0] if rows else {}) if k != "epoch"
+        }
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise VaekitError(
+            f"Cannot read training history {path}: {exc}; expected a vaekit run directory."
+        ) from None
+    if not history:
+        raise VaekitError(f"Training history {path} has no epochs yet.")
+    return history
+
+
 def check_run_dir(out_dir, overwrite=False):
     """Refuse a run directory that is a file, or non-empty without `overwrite`; create nothing.
 
@@ -157,6 +180,10 @@ def train(config=None, out_dir="runs/latest", *, overwrite=False, verbose="auto"
     """
     config = (config or config_lib.RunConfig()).validate()
     run_dir = check_run_dir(out_dir, overwrite)
+    if config.train.tensorboard and importlib.util.find_spec("tensorflow") is None:
+        raise VaekitError(
+            "TensorBoard logs need TensorFlow's summary writer: pip install tensorflow."
+        )
     data = _load_data(config)
     set_seed(config.train.seed)
     model = build_vae(data.shape, config.model, seed=config.train.seed)
@@ -227,6 +254,22 @@ def _fit(model, data, config, run_dir, state, verbose, callbacks):
     batches = EpochBatches(data.x_train, tc.batch_size, tc.seed, binarize=dynamic)
     checkpoint = RunCheckpoint(run_dir, run_dir / HISTORY_FILE, state)
     nan_guard = NaNGuard()
+    extra = []
+    if tc.tensorboard:  # scalars; snapshot images go beside them
+        extra.append(
+            keras.callbacks.TensorBoard(log_dir=str(run_dir / TENSORBOARD_DIR), write_graph=False)
+        )
+    snapshots = None
+    if tc.snapshot_every:
+        tb_images = run_dir / TENSORBOARD_DIR / "snapshots" if tc.tensorboard else None
+        snapshots = Snapshots(
+            run_dir / SNAPSHOT_DIR,
+            x_val[:10],
+            every=tc.snapshot_every,
+            seed=tc.seed,
+            tensorboard_dir=tb_images,
+        )
+        extra.append(snapshots)
     start = time.perf_counter()
     with InterruptGuard() as interrupt:
         model.fit(
@@ -236,7 +279,7 @@ def _fit(model, data, config, run_dir, state, verbose, callbacks):
             epochs=tc.epochs,
             initial_epoch=initial_epoch,
             validation_data=(x_val,),
-            callbacks=[nan_guard, checkpoint, interrupt, *callbacks],
+            callbacks=[nan_guard, checkpoint, interrupt, *extra, *callbacks],
             verbose=verbose,
         )
     train_seconds = time.perf_counter() - start
@@ -258,6 +301,7 @@ def _fit(model, data, config, run_dir, state, verbose, callbacks):
         "train_seconds": round(train_seconds, 3),
         "resumed_from_epoch": initial_epoch or None,
         "best_epoch": checkpoint.state["best_epoch"],
+        "snapshot_seconds": round(snapshots.seconds, 3) if snapshots else None,
         "backend": keras.backend.backend(),
         "vaekit_version": vaekit.__version__,
     }

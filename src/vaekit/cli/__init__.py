@@ -1,0 +1,128 @@
+"""The `vaekit` command line: thin subcommands over the public API.
+
+Exit status: 0 on success; 2 on a user error (one line on stderr, no traceback); 1 on a bug (the
+traceback only under `--debug`). Every command prints where it wrote its outputs. The Keras backend is
+chosen (`--backend`, else `KERAS_BACKEND`, else JAX) before Keras is imported.
+"""
+
+import argparse
+import contextlib
+import importlib.util
+import os
+import sys
+import traceback
+
+import vaekit
+from vaekit.cli import pictures, report, train
+from vaekit.cli.args import Parser
+from vaekit.errors import TrainingInterrupted, VaekitError
+
+BACKENDS = ("jax", "tensorflow", "torch")
+DEFAULT_BACKEND = "jax"  # fastest of the three for vaekit's models on CPU (see README)
+
+
+def build_parser():
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=argparse.SUPPRESS,
+        help=f"Keras backend (default: $KERAS_BACKEND, else {DEFAULT_BACKEND})",
+    )
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show tracebacks of internal errors",
+    )
+
+    parser = Parser(
+        prog="vaekit",
+        parents=[common],
+        description="Variational autoencoders on Keras 3: train, sample, reconstruct, inspect.",
+    )
+    parser.add_argument("--version", action="version", version=f"vaekit {vaekit.__version__}")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=Parser
+    )
+
+    train.add_parser(sub, common)
+    pictures.add_parsers(sub, common)
+    report.add_parser(sub, common)
+    return parser
+
+
+def select_backend(name=None):
+    """Set KERAS_BACKEND and import Keras: `name`, else the environment, else the default."""
+    name = name or os.environ.get("KERAS_BACKEND") or DEFAULT_BACKEND
+    if name not in BACKENDS:
+        raise VaekitError(
+            f"Unknown Keras backend {name!r}. Expected one of: {', '.join(BACKENDS)}."
+        )
+    if "keras" in sys.modules:
+        current = sys.modules["keras"].backend.backend()
+        if current != name:
+            raise VaekitError(
+                f"Keras is already imported with backend {current!r}; cannot switch to {name!r}."
+            )
+        return name
+    if importlib.util.find_spec(name) is None:
+        raise VaekitError(
+            f"Backend {name!r} is not installed; install it with: pip install 'vaekit[{name}]'."
+        )
+    os.environ["KERAS_BACKEND"] = name
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's Python-side start-up chatter
+    with _stderr_silenced(name == "tensorflow"):
+        import keras  # noqa: F401
+    return name
+
+
+@contextlib.contextmanager
+def _stderr_silenced(active):
+    """Send file descriptor 2 to /dev/null: TensorFlow's C++ runtime logs at import whatever the
+    log level (e.g. about missing CUDA drivers), which would bury vaekit's one-line errors."""
+    if not active:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def main(argv=None):
+    parser = build_parser()
+    if any("\0" in str(arg) for arg in (sys.argv[1:] if argv is None else argv)):
+        parser.error("arguments cannot contain NUL characters")  # paths would fail deep inside
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False)
+    try:
+        select_backend(getattr(args, "backend", None))
+        return args.func(args)
+    except TrainingInterrupted as exc:
+        print(f"vaekit {args.command}: {exc}", file=sys.stderr)
+        return 130
+    except VaekitError as exc:
+        print(f"vaekit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"vaekit {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so, and show the traceback only when asked
+        if debug:
+            traceback.print_exc()
+        else:
+            print(
+                f"vaekit {args.command}: internal error: {type(exc).__name__}: {exc} "
+                f"(run with --debug for the traceback)",
+                file=sys.stderr,
+            )
+        return 1
+
+
+__all__ = ["main", "build_parser", "select_backend"]

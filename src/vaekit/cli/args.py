@@ -1,0 +1,80 @@
+"""Argument types and the parser class shared by the subcommands."""
+
+import argparse
+
+from vaekit import config as config_lib
+
+
+def bounded(kind, low, high=None):
+    """An argparse type: `kind(text)` within [low, high]."""
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {kind.__name__}, received {text!r}"
+            ) from None
+        if not (low <= value and (high is None or value <= high)):  # also refuses NaN
+            span = f"[{low}, {high if high is not None else 'inf'}]"
+            raise argparse.ArgumentTypeError(f"expected a value in {span}, received {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def units(text):
+    try:
+        units = [int(u) for u in text.split(",") if u.strip()]
+    except ValueError:
+        units = []
+    if not units:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive widths like 128,64, received {text!r}"
+        )
+    return units
+
+
+positive_int = bounded(int, 1)
+seed_int = bounded(int, 0, config_lib.MAX_SEED)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line (what was wrong, where to look) and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def dims_pair(text):
+    """Two different non-negative integers, "0,1"."""
+    try:
+        dims = tuple(int(d) for d in text.split(","))
+    except ValueError:
+        dims = ()
+    if len(dims) != 2 or dims[0] == dims[1] or min(dims) < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected two different dimensions like 0,1, received {text!r}"
+        )
+    return dims
+
+
+def output_path(args, run, default_name):
+    """--out, or a default next to the model; refuse to replace an existing file without --overwrite."""
+    from pathlib import Path
+
+    from vaekit.errors import VaekitError
+
+    if args.out:
+        out = Path(args.out)
+    else:
+        run = Path(run)
+        out = (run if run.is_dir() else run.parent) / default_name
+    if out.is_dir():
+        raise VaekitError(f"Output path {out} is a directory; expected a file path for --out.")
+    if out.exists() and not args.overwrite:
+        raise VaekitError(
+            f"Output file {out} already exists; pass --overwrite to replace it or choose another --out."
+        )
+    return out

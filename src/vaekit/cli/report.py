@@ -1,0 +1,87 @@
+"""`vaekit report RUN_DIR`: one self-contained HTML page about a run."""
+
+import json
+from pathlib import Path
+
+from vaekit.cli.args import bounded, output_path, seed_int
+from vaekit.errors import VaekitError
+
+
+def add_parser(sub, common):
+    p = sub.add_parser(
+        "report", parents=[common], help="write one self-contained HTML page about a run"
+    )
+    p.add_argument("run", metavar="RUN_DIR")
+    p.add_argument("--split", choices=("train", "val", "test"), default="test")
+    p.add_argument("--num", type=bounded(int, 10, 100000), default=2000, help="images encoded")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the sample grid")
+    p.add_argument("--out", help="HTML to write (default RUN_DIR/report.html)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=cmd_report, dataset=None)
+
+
+def cmd_report(args):
+    import keras
+
+    from vaekit import figures, generation, plots
+    from vaekit.cli.pictures import _color_labels, load_run_data
+    from vaekit.report import Section, flatten, write_report
+    from vaekit.saving import CONFIG_FILE, load_model
+    from vaekit.training import read_history
+
+    run = Path(args.run)
+    if not (run / CONFIG_FILE).is_file():
+        raise VaekitError(f"{run} is not a run directory: it has no {CONFIG_FILE}.")
+    out = output_path(args, run, "report.html")
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise VaekitError(f"Expected an output path ending in .html. Received: {out}")
+    model = load_model(run)
+    steps = ["data", "curves", "samples", "reconstructions", "traversals", "latent map"]
+    bar = keras.utils.Progbar(len(steps), unit_name="section")
+    sections = [Section("Config", text=(run / CONFIG_FILE).read_text(encoding="utf-8"))]
+    for name in ("metrics.json", *sorted(p.name for p in run.glob("evaluation*.json"))):
+        if (run / name).is_file():
+            table = flatten(json.loads((run / name).read_text(encoding="utf-8")))
+            title = "Metrics" if name == "metrics.json" else f"Evaluation ({name})"
+            sections.append(Section(title, table=table))
+
+    data = load_run_data(args, model)
+    x, y = data.split(args.split)
+    x, y = x[: args.num], (None if y is None else y[: args.num])
+    bar.update(1)
+    try:
+        curves = [("loss, reconstruction and KL per epoch", figures.curves_png(read_history(run)))]
+    except VaekitError as exc:  # an unfinished run may have no history yet
+        curves, note = [], str(exc)
+    else:
+        note = None
+    sections.append(Section("Curves", images=curves, note=note))
+    bar.update(2)
+    samples = generation.prior_samples(model, 64, seed=args.seed)
+    sections.append(
+        Section("Samples", images=[("64 prior samples", plots.grid_png(samples, ncols=8))])
+    )
+    bar.update(3)
+    originals = x[:10]
+    recon = plots.reconstruction_png(originals, generation.reconstructions(model, originals))
+    sections.append(
+        Section(
+            "Reconstructions", images=[(f"{args.split} images above their reconstructions", recon)]
+        )
+    )
+    bar.update(4)
+    t = generation.traverse(model, x, num_dims=min(model.latent_dim, 10))
+    traversal = figures.traversal_png(t.images, t.dims, t.kl, t.values)
+    sections.append(
+        Section("Traversals", images=[("most informative dimensions first", traversal)])
+    )
+    bar.update(5)
+    labels, names, what = _color_labels(data, y, None)
+    points, explained = generation.latent_map(model, x)
+    latent = figures.latent_map_png(points, labels=labels, label_names=names, explained=explained)
+    caption = f"means of {len(x)} {args.split} images" + (f", coloured by {what}" if what else "")
+    sections.append(Section("Latent map", images=[(caption, latent)]))
+    bar.update(6)
+    write_report(out, f"vaekit run {run.name}", sections, subtitle=str(run.resolve()))
+    print(f"Wrote the report of {run} to {out}")
+    return 0

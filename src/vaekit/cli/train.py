@@ -1,0 +1,143 @@
+"""`vaekit train`: a config from defaults, a file and flags; a run directory out."""
+
+from pathlib import Path
+
+from vaekit import config as config_lib
+from vaekit.cli.args import units
+from vaekit.errors import VaekitError
+
+
+def add_parser(sub, common):
+    d = config_lib.RunConfig()
+    p = sub.add_parser(
+        "train",
+        parents=[common],
+        help="train a VAE and write a run directory",
+        description="Train a VAE. Flags override --config; unset flags keep its values.",
+    )
+    p.add_argument("--config", help="TOML config file (see --print-config)")
+    p.add_argument(
+        "--print-config", action="store_true", help="print the resolved config as TOML and exit"
+    )
+    p.add_argument("--dataset", help=f"dataset name or path (default {d.data.dataset})")
+    p.add_argument("--model", help="model preset (default seed)")
+    # Types only: ranges are checked once, by the config (the same rules for flags and files).
+    p.add_argument("--epochs", type=int, help=f"default {d.train.epochs}")
+    p.add_argument("--batch-size", type=int, help=f"default {d.train.batch_size}")
+    p.add_argument("--learning-rate", type=float, help=f"Adam's (default {d.train.learning_rate})")
+    p.add_argument("--latent-dim", type=int, help=f"default {d.model.latent_dim}")
+    p.add_argument(
+        "--hidden-units", type=units, help="encoder widths, e.g. 128,64 (decoder mirrors)"
+    )
+    p.add_argument("--activation", help=f"hidden activation (default {d.model.activation})")
+    p.add_argument("--beta", type=float, help="KL weight (default 1: the true ELBO)")
+    p.add_argument("--seed", type=int, help=f"default {d.train.seed}")
+    p.add_argument(
+        "--val-fraction", type=float, help=f"validation share (default {d.data.val_fraction})"
+    )
+    p.add_argument("--binarize", choices=config_lib.BINARIZE_MODES, help="default none")
+    p.add_argument("--limit", type=int, help="at most this many examples per split")
+    p.add_argument("--steps-per-execution", type=int, help="training steps per compiled call")
+    p.add_argument(
+        "--snapshot-every", type=int, help="sample/reconstruction snapshots every N epochs"
+    )
+    p.add_argument(
+        "--tensorboard", action="store_true", default=None, help="write TensorBoard logs (needs TF)"
+    )
+    p.add_argument("--out", help="run directory to write (default runs/latest)")
+    p.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint"
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="allow writing into a non-empty run directory"
+    )
+    p.add_argument(
+        "--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras progress output"
+    )
+    p.set_defaults(func=cmd_train)
+
+
+def _train_config(args):
+    """The RunConfig for `vaekit train`: defaults or --config file, then --model preset, then flags."""
+    values = config_lib.read_toml(args.config) if args.config else {}
+    if args.model is not None:  # the preset, under the file's own [model] keys
+        values["model"] = {**values.get("model", {}), "name": args.model}
+    cfg = config_lib.from_dict(values)
+    flags = {
+        "data": {
+            "dataset": args.dataset,
+            "val_fraction": args.val_fraction,
+            "binarize": args.binarize,
+            "limit": args.limit,
+        },
+        "model": {
+            "latent_dim": args.latent_dim,
+            "hidden_units": args.hidden_units,
+            "activation": args.activation,
+            "beta": args.beta,
+        },
+        "train": {
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "learning_rate": args.learning_rate,
+            "seed": args.seed,
+            "steps_per_execution": args.steps_per_execution,
+            "snapshot_every": args.snapshot_every,
+            "tensorboard": args.tensorboard,
+        },
+    }
+    for section, values in flags.items():
+        given = {k: v for k, v in values.items() if v is not None}
+        setattr(cfg, section, config_lib.update_section(getattr(cfg, section), section, given))
+    return cfg.validate()
+
+
+def cmd_train(args):
+    if args.resume is not None:
+        return _resume(args)
+    cfg = _train_config(args)
+    if args.print_config:
+        print(config_lib.to_toml(cfg), end="")
+        return 0
+    from vaekit.training import train
+
+    out = args.out or "runs/latest"
+    return _report(train(cfg, out, overwrite=args.overwrite, verbose=args.verbose), cfg)
+
+
+def _resume(args):
+    """`vaekit train --resume RUN_DIR [--epochs N]`: every other option comes from the run."""
+    given = [
+        name
+        for name, value in vars(args).items()
+        if name not in ("resume", "epochs", "verbose", "func", "command", "backend", "debug", "out")
+        and value not in (None, False)
+    ]
+    if given:
+        raise VaekitError(
+            f"--resume continues a run with its own config; drop --{given[0].replace('_', '-')} "
+            f"(only --epochs may change)."
+        )
+    from vaekit.training import resume
+
+    result = resume(args.resume, epochs=args.epochs, verbose=args.verbose)
+    return _report(result, config_lib.load(Path(args.resume) / "config.toml"))
+
+
+def _report(result, cfg):
+    m = result.metrics
+    figures = ", ".join(
+        f"{split} loss {m[split]['loss']:.3f} (reconstruction {m[split]['reconstruction']:.3f}, "
+        f"KL {m[split]['kl']:.3f})"
+        for split in ("val", "test")
+        if split in m
+    )
+    print(
+        f"Trained {cfg.model.name} on {m['dataset']} for {m['epochs']} epochs in "
+        f"{m['train_seconds']:.1f} s ({m['backend']}): {figures}"
+    )
+    print(
+        f"Wrote run directory {result.run_dir}: config.toml, model.keras, history.csv, "
+        f"metrics.json, samples.png"
+    )
+    return 0
