@@ -107,7 +107,7 @@ def test_reconstruct_command(tiny_run, capsys, tmp_path, data_dir):
     # The picture holds the run's first test images above the model's reconstructions of them.
     cfg = config_lib.load(tiny_run / "config.toml")
     data = load_dataset(cfg.data.dataset, limit=cfg.data.limit, seed=cfg.train.seed)
-    x = data.x_test[:8]
+    x = data.x_test[np.linspace(0, len(data.x_test) - 1, 8).round().astype(int)]  # spread out
     recon = load_model(tiny_run).reconstruct(x)
     for c in range(8):
         np.testing.assert_allclose(tile(grid, 0, c) / 255, x[c, ..., 0], atol=1 / 255 + 1e-6)

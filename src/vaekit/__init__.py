@@ -21,6 +21,12 @@ _EXPORTS = {
     "Dataset": "vaekit.data",
     "load_dataset": "vaekit.data",
     "train": "vaekit.training",
+    "resume": "vaekit.training",
+    "prior_samples": "vaekit.generation",
+    "interpolate": "vaekit.generation",
+    "traverse": "vaekit.generation",
+    "manifold": "vaekit.generation",
+    "latent_map": "vaekit.generation",
     "TrainResult": "vaekit.training",
     "save_model": "vaekit.saving",
     "load_model": "vaekit.saving",
@@ -31,6 +37,7 @@ _EXPORTS = {
     "DataError": "vaekit.errors",
     "ConfigError": "vaekit.errors",
     "ModelFileError": "vaekit.errors",
+    "TrainingInterrupted": "vaekit.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -180,9 +180,10 @@ def train(config=None, out_dir="runs/latest", *, overwrite=False, verbose="auto"
     """
     config = (config or config_lib.RunConfig()).validate()
     run_dir = check_run_dir(out_dir, overwrite)
-    if config.train.tensorboard and importlib.util.find_spec("tensorflow") is None:
+    needs = ("tensorflow", "tensorboard")
+    if config.train.tensorboard and None in map(importlib.util.find_spec, needs):
         raise VaekitError(
-            "TensorBoard logs need TensorFlow's summary writer: pip install tensorflow."
+            "TensorBoard logs need TensorFlow and TensorBoard: pip install 'vaekit[tensorboard]'."
         )
     data = _load_data(config)
     set_seed(config.train.seed)

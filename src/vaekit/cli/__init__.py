@@ -14,7 +14,7 @@ import traceback
 
 import vaekit
 from vaekit.cli import pictures, report, train
-from vaekit.cli.args import Parser
+from vaekit.cli.args import Parser, one_line
 from vaekit.errors import TrainingInterrupted, VaekitError
 
 BACKENDS = ("jax", "tensorflow", "torch")
@@ -105,10 +105,10 @@ def main(argv=None):
         select_backend(getattr(args, "backend", None))
         return args.func(args)
     except TrainingInterrupted as exc:
-        print(f"vaekit {args.command}: {exc}", file=sys.stderr)
+        print(f"vaekit {args.command}: {one_line(exc)}", file=sys.stderr)
         return 130
     except VaekitError as exc:
-        print(f"vaekit {args.command}: error: {exc}", file=sys.stderr)
+        print(f"vaekit {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"vaekit {args.command}: interrupted", file=sys.stderr)

@@ -44,7 +44,12 @@ class Parser(argparse.ArgumentParser):
     """argparse, but errors are one line (what was wrong, where to look) and exit status 2."""
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n")
+
+
+def one_line(message):
+    """The message with control characters escaped (a path may hold a newline): always one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(message))
 
 
 def dims_pair(text):
@@ -72,7 +77,10 @@ def output_path(args, run, default_name):
         run = Path(run)
         out = (run if run.is_dir() else run.parent) / default_name
     if out.is_dir():
-        raise VaekitError(f"Output path {out} is a directory; expected a file path for --out.")
+        kind = Path(default_name).suffix
+        raise VaekitError(
+            f"Output path {out} is a directory; expected a {kind} file path for --out."
+        )
     if out.exists() and not args.overwrite:
         raise VaekitError(
             f"Output file {out} already exists; pass --overwrite to replace it or choose another --out."

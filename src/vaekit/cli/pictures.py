@@ -2,6 +2,8 @@
 latent, curves, info. Each loads the model, asks `vaekit.generation` for numpy arrays and hands them
 to `vaekit.plots`."""
 
+import numpy as np
+
 from vaekit import config as config_lib
 from vaekit.cli.args import bounded, dims_pair, output_path, seed_int
 from vaekit.errors import VaekitError
@@ -150,7 +152,8 @@ def cmd_reconstruct(args):
     out = output_path(args, args.run, f"reconstruct-{args.split}.png")
     model = load_model(args.run)
     data = load_run_data(args, model)
-    x = data.split(args.split)[0][: args.num]
+    x = data.split(args.split)[0]
+    x = x[spread(len(x), args.num)]  # spread over the split: sources are often sorted by class
     save_reconstruction_grid(x, model.reconstruct(x), out)
     print(
         f"Wrote {len(x)} originals ({args.split} split of {data.name}) above their reconstructions to {out}"
@@ -159,8 +162,6 @@ def cmd_reconstruct(args):
 
 
 def cmd_interpolate(args):
-    import numpy as np
-
     from vaekit import generation
     from vaekit.figures import save_interpolation
     from vaekit.saving import load_model
@@ -185,8 +186,6 @@ def cmd_interpolate(args):
 
 
 def cmd_traverse(args):
-    import numpy as np
-
     from vaekit import generation
     from vaekit.figures import save_traversal
     from vaekit.saving import load_model
@@ -291,6 +290,11 @@ def cmd_info(args):
     model.encoder.summary()
     model.decoder.summary()
     return 0
+
+
+def spread(n, k):
+    """`min(n, k)` indices evenly spread over `range(n)`, first and last included."""
+    return np.unique(np.linspace(0, n - 1, min(n, k)).round().astype(int))
 
 
 def _data_args(p, default_out):
