@@ -74,7 +74,7 @@ class Snapshots(keras.callbacks.Callback):
     reconstructions of fixed validation images, as `samples-NNNN.png` and `recon-NNNN.png`.
 
     The noise and images stay the same all run, so successive snapshots show the model changing,
-    not the draws. `seconds` adds up the time spent, to report the overhead.
+    not the draws. `times` holds the seconds each snapshot took, to report the overhead.
 
     Args:
         folder: Where the PNGs go (created when missing).
@@ -95,7 +95,7 @@ class Snapshots(keras.callbacks.Callback):
             seed,
         )
         self.tensorboard_dir = tensorboard_dir
-        self.seconds = 0.0
+        self.times = []  # seconds per snapshot; the first includes the decoder's warm-up
         self._z = self._writer = None
 
     def on_train_begin(self, logs=None):
@@ -127,7 +127,11 @@ class Snapshots(keras.callbacks.Callback):
             plots.write_png_bytes(png, self.folder / f"{name}-{epoch + 1:04d}.png")
         if self._writer is not None:
             self._log_images(grids, epoch + 1)
-        self.seconds += time.perf_counter() - start
+        self.times.append(time.perf_counter() - start)
+
+    @property
+    def seconds(self):
+        return sum(self.times)
 
     def _log_images(self, grids, step):
         import tensorflow as tf

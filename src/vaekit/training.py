@@ -303,6 +303,7 @@ def _fit(model, data, config, run_dir, state, verbose, callbacks):
         "resumed_from_epoch": initial_epoch or None,
         "best_epoch": checkpoint.state["best_epoch"],
         "snapshot_seconds": round(snapshots.seconds, 3) if snapshots else None,
+        "snapshot_seconds_each": [round(t, 4) for t in snapshots.times] if snapshots else None,
         "backend": keras.backend.backend(),
         "vaekit_version": vaekit.__version__,
     }

@@ -30,12 +30,8 @@ def add_parsers(sub, common):
     p = sub.add_parser(
         "reconstruct", parents=[common], help="originals above their reconstructions"
     )
-    p.add_argument("run", metavar="RUN_DIR_OR_MODEL")
-    p.add_argument("--dataset", help="dataset name or path (default: the run's dataset)")
-    p.add_argument("--split", choices=("train", "val", "test"), default="test")
+    _data_args(p, default_out="RUN_DIR/reconstruct-SPLIT.png")
     p.add_argument("--num", type=bounded(int, 1, 1000), default=20, help="images (default 20)")
-    p.add_argument("--out", help="PNG to write (default RUN_DIR/reconstruct-SPLIT.png)")
-    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_reconstruct)
 
     p = sub.add_parser("interpolate", parents=[common], help="decode paths between pairs of inputs")
