@@ -87,13 +87,11 @@ class Snapshots(keras.callbacks.Callback):
 
     def __init__(self, folder, x_fixed, every=1, num=64, seed=0, tensorboard_dir=None):
         super().__init__()
-        self.folder, self.x_fixed, self.every, self.num, self.seed = (
-            folder,
-            x_fixed,
-            every,
-            num,
-            seed,
-        )
+        self.folder = folder
+        self.x_fixed = x_fixed
+        self.every = every
+        self.num = num
+        self.seed = seed
         self.tensorboard_dir = tensorboard_dir
         self.times = []  # seconds per snapshot; the first includes the decoder's warm-up
         self._z = self._writer = None

@@ -24,6 +24,7 @@ from vaekit.errors import VaekitError
 from vaekit.saving import load_model, save_model
 
 CHECKPOINT_DIR = "checkpoints"
+HISTORY_FILE = "history.csv"  # in the run directory, rebuilt from the state after every epoch
 STATE_FILE = "state.json"
 STATE_VERSION = 1
 
@@ -120,3 +121,23 @@ def write_history_csv(path, history):
     for i in range(epochs):
         rows.append(",".join([str(i), *(repr(history[k][i]) for k in keys)]))
     atomic.write_text(path, "\n".join(rows) + "\n")
+
+
+def read_history(run_dir):
+    """A run's history.csv as {metric: [per-epoch values]}; VaekitError when there is none."""
+    import csv
+
+    path = Path(run_dir) / HISTORY_FILE
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        history = {
+            k: [float(row[k]) for row in rows] for k in (rows[0] if rows else {}) if k != "epoch"
+        }
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise VaekitError(
+            f"Cannot read training history {path}: {exc}; expected a vaekit run directory."
+        ) from None
+    if not history:
+        raise VaekitError(f"Training history {path} has no epochs yet.")
+    return history

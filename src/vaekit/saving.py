@@ -3,7 +3,7 @@
 Models are saved atomically (a temporary `.keras` file in the same folder, then a rename), so a crash
 mid-save never replaces a good file with a broken one. Loading always uses Keras safe mode: a file
 holding a Lambda layer or other arbitrary code is refused, never run. Before Keras opens an archive,
-`check_archive` refuses member names that could escape an extraction folder and decompression bombs.
+`read_archive_config` refuses member names that could escape an extraction folder and decompression bombs.
 """
 
 import json
@@ -97,15 +97,28 @@ def load_model(path, compile=False):
 
 
 def read_archive_config(path):
-    """The parsed config.json of a model archive, after `check_archive`; ModelFileError if none."""
-    if "config.json" not in check_archive(path):
-        raise ModelFileError(
-            f"{path} holds no config.json; expected a .keras file saved by vaekit."
-        )
+    """The parsed config.json of a model archive, opened once and checked to be safe first.
+
+    Refuses (ModelFileError) archives Keras should never open: names that could escape a folder
+    the archive is extracted into (absolute paths, `..` components, backslashes, drive letters,
+    control characters), duplicate names, symbolic links, encrypted members, more than
+    `MAX_MEMBERS` members, more than `MAX_TOTAL_BYTES` uncompressed, members that expand more than
+    `MAX_RATIO` times; then archives without a readable config.json.
+    """
     try:
         with zipfile.ZipFile(path) as archive:
-            return json.loads(archive.read("config.json"))
-    except (OSError, zipfile.BadZipFile, ValueError, RecursionError) as exc:
+            infos = archive.infolist()
+            check_members(infos, path)
+            if "config.json" not in {info.filename for info in infos}:
+                raise ModelFileError(
+                    f"{path} holds no config.json; expected a .keras file saved by vaekit."
+                )
+            text = archive.read("config.json")
+    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+        raise ModelFileError(f"{path} is not a readable Keras archive: {exc}.") from None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
         reason = " ".join(str(exc).split())[:200]
         raise ModelFileError(f"{path} holds an unreadable config.json: {reason}.") from None
 
@@ -145,25 +158,8 @@ def _load_error(path, exc):
     return f"Cannot load {path} as a vaekit model: {chain[0][:300]}"
 
 
-def check_archive(path):
-    """The member names of a zip archive, after checking it is safe to hand to Keras.
-
-    Refuses (ModelFileError) names that could escape a folder the archive is extracted into
-    (absolute paths, `..` components, backslashes, drive letters, control characters), duplicate
-    names, symbolic links, encrypted members, more than `MAX_MEMBERS` members, more than
-    `MAX_TOTAL_BYTES` uncompressed, and members that expand more than `MAX_RATIO` times.
-    """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-    except (OSError, zipfile.BadZipFile, ValueError) as exc:
-        raise ModelFileError(f"{path} is not a readable Keras archive: {exc}.") from None
-    check_members(infos, path)
-    return {info.filename for info in infos}
-
-
 def check_members(infos, path):
-    """ModelFileError for the first unsafe member among `zipfile.ZipInfo`s (see `check_archive`)."""
+    """ModelFileError for the first unsafe member among `zipfile.ZipInfo`s (see `read_archive_config`)."""
     if len(infos) > MAX_MEMBERS:
         raise ModelFileError(
             f"Refused to load {path}: it holds {len(infos)} archive members; expected at most "

@@ -22,7 +22,13 @@ import vaekit
 from vaekit import atomic
 from vaekit import config as config_lib
 from vaekit.callbacks import InterruptGuard, NaNGuard, Snapshots
-from vaekit.checkpoints import RunCheckpoint, checkpoint_dir, load_checkpoint, read_state
+from vaekit.checkpoints import (
+    HISTORY_FILE,
+    RunCheckpoint,
+    checkpoint_dir,
+    load_checkpoint,
+    read_state,
+)
 from vaekit.data import load_dataset
 from vaekit.data.dataset import sample_binary
 from vaekit.errors import TrainingInterrupted, VaekitError
@@ -31,7 +37,6 @@ from vaekit.model import build_vae
 from vaekit.plots import save_image_grid
 from vaekit.saving import CONFIG_FILE, MODEL_FILE, save_model
 
-HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
 SAMPLES_FILE = "samples.png"
 SNAPSHOT_DIR = "snapshots"
@@ -97,26 +102,6 @@ class EpochBatches:
 def binarize_once(x, seed):
     """One fixed Bernoulli draw of grey images (how validation and test are scored under dynamic)."""
     return sample_binary(x, np.random.default_rng(seed))
-
-
-def read_history(run_dir):
-    """A run's history.csv as {metric: [per-epoch values]}; VaekitError when there is none."""
-    import csv
-
-    path = Path(run_dir) / HISTORY_FILE
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-        history = {
-            k: [float(row[k]) for row in rows] for k in (rows[0] if rows else {}) if k != "epoch"
-        }
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise VaekitError(
-            f"Cannot read training history {path}: {exc}; expected a vaekit run directory."
-        ) from None
-    if not history:
-        raise VaekitError(f"Training history {path} has no epochs yet.")
-    return history
 
 
 def check_run_dir(out_dir, overwrite=False):

@@ -257,8 +257,8 @@ def _color_labels(data, y, color_by):
 
 
 def cmd_curves(args):
+    from vaekit.checkpoints import read_history
     from vaekit.figures import save_curves
-    from vaekit.training import read_history
 
     out = output_path(args, args.run, "curves.png")
     save_curves(read_history(args.run), out)

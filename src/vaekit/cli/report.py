@@ -24,10 +24,10 @@ def cmd_report(args):
     import keras
 
     from vaekit import figures, generation, plots
+    from vaekit.checkpoints import read_history
     from vaekit.cli.pictures import _color_labels, load_run_data
     from vaekit.report import Section, flatten, write_report
     from vaekit.saving import CONFIG_FILE, load_model
-    from vaekit.training import read_history
 
     run = Path(args.run)
     if not (run / CONFIG_FILE).is_file():
