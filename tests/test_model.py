@@ -30,7 +30,9 @@ def test_seed_architecture_is_the_classic_recipe():
     ]
     assert widths == [64, 128, 784]
     # 784-128-64-(10+10) encoder and 10-64-128-784 decoder.
-    assert model.count_params() == 110_036 + 110_160
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert trainable == 110_036 + 110_160
+    assert [w.name for w in model.non_trainable_weights] == ["kl_scale"]  # warm-up's factor
     assert model.latent_dim == 10 and model.data_shape == (28, 28, 1) and model.beta == 1.0
 
 

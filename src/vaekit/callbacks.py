@@ -139,3 +139,52 @@ class Snapshots(keras.callbacks.Callback):
                 image = tf.io.decode_png(png)[None]  # (1, H, W, C) uint8
                 tf.summary.image(f"snapshots/{name}", image, step=step)
         self._writer.flush()
+
+
+class KLWarmup(keras.callbacks.Callback):
+    """KL warm-up: the KL weight grows linearly from 0 to the model's `beta` over `epochs` epochs.
+
+    Epoch e (from 0) trains with weight beta * min(1, (e + 1) / epochs), so the first epoch already
+    sees some KL and epoch `epochs` onwards the true (beta-)ELBO. The weight follows from the epoch
+    alone, so a resumed run continues the schedule where it stopped.
+    """
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = int(epochs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.kl_scale.assign(min(1.0, (epoch + 1) / self.epochs))
+
+    def on_train_end(self, logs=None):
+        self.model.kl_scale.assign(1.0)  # a saved model always scores the true ELBO
+
+
+def cosine_decay(learning_rate, epochs, final_fraction=0.01):
+    """An epoch -> learning rate function: cosine from `learning_rate` to 1% of it at the last epoch."""
+
+    def schedule(epoch, lr=None):
+        progress = epoch / max(1, epochs - 1)
+        cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+        return float(learning_rate * (final_fraction + (1 - final_fraction) * cosine))
+
+    return schedule
+
+
+class EarlyStop(keras.callbacks.Callback):
+    """Stops when the validation loss has not improved for `patience` epochs.
+
+    It reads the best epoch from the run's `RunCheckpoint` (place it after that callback), so the
+    count survives a resume; the trainer then keeps the best checkpoint's weights.
+    """
+
+    def __init__(self, checkpoint, patience):
+        super().__init__()
+        self.checkpoint, self.patience = checkpoint, int(patience)
+        self.stopped_epoch = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        best = self.checkpoint.state.get("best_epoch")
+        if best is not None and epoch + 1 - best >= self.patience:
+            self.stopped_epoch = epoch + 1
+            self.model.stop_training = True

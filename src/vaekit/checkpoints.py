@@ -57,9 +57,9 @@ def restore_sampler_state(model, values):
     variable.assign(np.asarray(values, dtype=keras.backend.standardize_dtype(variable.dtype)))
 
 
-def load_checkpoint(run_dir, state):
-    """The model of the last checkpoint, compiled with its optimizer state and its random state."""
-    model = load_model(checkpoint_dir(run_dir) / state["last"], compile=True)
+def load_checkpoint(run_dir, state, which="last"):
+    """The model of the `which` ("last" or "best") checkpoint, compiled, with its random state."""
+    model = load_model(checkpoint_dir(run_dir) / state[which], compile=True)
     restore_sampler_state(model, state["sampler_state"])
     return model
 
@@ -88,10 +88,19 @@ class RunCheckpoint(keras.callbacks.Callback):
             "history": {},
         }
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._steps_done = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps_done = batch + 1
+
     def on_epoch_end(self, epoch, logs=None):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         if not all(math.isfinite(v) for v in logs.values()):
             return  # a diverged epoch never replaces a good checkpoint (NaNGuard reports it)
+        steps = (self.params or {}).get("steps") or 0
+        if getattr(self, "_steps_done", steps) < steps:
+            return  # stopped mid-epoch (Ctrl-C): the last checkpoint stays the last whole epoch
         self.folder.mkdir(parents=True, exist_ok=True)
         old = {self.state["last"], self.state["best"]}
         state = dict(self.state, history={k: list(v) for k, v in self.state["history"].items()})

@@ -45,6 +45,8 @@ class DataConfig:
 
 MAX_WIDTH = 1 << 16  # a sanity bound on layer widths and latent sizes (memory, not maths)
 MAX_SEED = 2**32 - 1  # NumPy's and the backends' seeds are 32-bit
+MAX_COMPONENTS = 10_000  # prior mixture components / pseudo-inputs
+MAX_IW_SAMPLES = 5_000  # training importance samples (each multiplies the decoder's work)
 
 
 @dataclass
@@ -57,8 +59,12 @@ class ModelConfig:
     )  # encoder widths; decoder mirrors
     activation: str = "relu"
     likelihood: str = "bernoulli"  # logits out of the decoder; BCE summed over values
-    prior: str = "standard_normal"
+    prior: str = "standard_normal"  # standard_normal | mog | vampprior
+    prior_components: int = 0  # mog / vampprior components (0: the prior's default, 10 / 500)
     beta: float = 1.0  # KL weight; 1 is the true ELBO (the recipe's KL mean is 1 / latent_dim)
+    free_bits: float = 0.0  # training keeps the mean KL at >= this many nats per latent unit
+    iw_samples: int = 1  # K > 1 trains on the IWAE bound with K importance samples
+    stochastic_layers: int = 1  # 2: a hierarchical VAE, z2 -> z1 -> x (Tomczak & Welling's HVAE)
 
     def validate(self):
         if not 1 <= self.latent_dim <= MAX_WIDTH:
@@ -74,13 +80,60 @@ class ModelConfig:
             raise ConfigError(
                 f"Expected model.beta to be a finite number >= 0. Received: {self.beta}"
             )
+        if not math.isfinite(self.free_bits) or self.free_bits < 0:
+            raise ConfigError(
+                f"Expected model.free_bits to be a finite number >= 0. Received: {self.free_bits}"
+            )
+        if not 0 <= self.prior_components <= MAX_COMPONENTS:
+            raise ConfigError(
+                f"Expected model.prior_components in [0, {MAX_COMPONENTS}]. "
+                f"Received: {self.prior_components}"
+            )
+        if not 1 <= self.iw_samples <= MAX_IW_SAMPLES:
+            raise ConfigError(
+                f"Expected model.iw_samples in [1, {MAX_IW_SAMPLES}]. Received: {self.iw_samples}"
+            )
+        if self.stochastic_layers not in (1, 2):
+            raise ConfigError(
+                f"Expected model.stochastic_layers to be 1 or 2. Received: {self.stochastic_layers}"
+            )
 
 
 # Named starting points for `--model`. Each is a set of ModelConfig overrides.
 MODEL_PRESETS = {
     # The classic Keras recipe: 784-128-64 ReLU encoder, 10-d latent, mirrored decoder, Bernoulli.
     "seed": {},
+    # Tomczak & Welling (2018)'s one-layer VAE: gated 300-300 MLP, 40-d latent.
+    "vae": {"architecture": "gated_mlp", "hidden_units": [300, 300], "latent_dim": 40},
+    # The same with a VampPrior of 500 learned pseudo-inputs.
+    "vampprior": {
+        "architecture": "gated_mlp",
+        "hidden_units": [300, 300],
+        "latent_dim": 40,
+        "prior": "vampprior",
+    },
+    # Their two-stochastic-layer HVAE with a VampPrior on the top layer.
+    "hvae_vampprior": {
+        "architecture": "gated_mlp",
+        "hidden_units": [300, 300],
+        "latent_dim": 40,
+        "prior": "vampprior",
+        "stochastic_layers": 2,
+    },
+    # Convolutional encoder/decoder (grey or RGB images).
+    "conv": {"architecture": "conv", "hidden_units": [32, 64], "latent_dim": 32},
+    # Gated residual convolutional networks with a VampPrior: vaekit's strongest image model.
+    "resconv_vampprior": {
+        "architecture": "resconv",
+        "hidden_units": [32, 64],
+        "latent_dim": 40,
+        "prior": "vampprior",
+    },
 }
+
+
+ENGINES = ("fast", "keras")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -89,7 +142,18 @@ class TrainConfig:
     batch_size: int = 32  # the recipe's batch size
     learning_rate: float = 1e-3  # Adam's default, as in the recipe
     seed: int = 0  # seeds weights, shuffling, sampling noise and binarization
-    steps_per_execution: int = 1  # training steps per compiled call (Keras `compile` option)
+    engine: str = (
+        "fast"  # fast: data on the device, many steps per compiled call | keras: plain fit
+    )
+    steps_per_call: int = 0  # fast engine: steps per compiled call (0: about a tenth of an epoch)
+    steps_per_execution: int = (
+        1  # keras engine: training steps per compiled call (`compile` option)
+    )
+    learning_rate_schedule: str = "constant"  # constant | cosine (to 1% by the last epoch)
+    kl_warmup_epochs: int = 0  # KL weight grows linearly from 0 to beta over this many epochs
+    patience: int = (
+        0  # stop after this many epochs without a better val loss; keep the best (0: off)
+    )
     snapshot_every: int = 0  # write sample / reconstruction snapshots every N epochs (0: never)
     tensorboard: bool = False  # TensorBoard logs (scalars and snapshots) in RUN_DIR/tensorboard
 
@@ -98,6 +162,16 @@ class TrainConfig:
             raise ConfigError(
                 f"Expected train.snapshot_every >= 0. Received: {self.snapshot_every}"
             )
+        if self.engine not in ENGINES:
+            raise ConfigError(f"Expected train.engine in {ENGINES}. Received: {self.engine!r}")
+        if self.learning_rate_schedule not in SCHEDULES:
+            raise ConfigError(
+                f"Expected train.learning_rate_schedule in {SCHEDULES}. "
+                f"Received: {self.learning_rate_schedule!r}"
+            )
+        for name in ("steps_per_call", "kl_warmup_epochs", "patience"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"Expected train.{name} >= 0. Received: {getattr(self, name)}")
         for name in ("epochs", "batch_size", "steps_per_execution"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"Expected train.{name} >= 1. Received: {getattr(self, name)}")

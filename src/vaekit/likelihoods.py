@@ -3,13 +3,32 @@
 A likelihood knows how many parameters the decoder must produce per data value (`params_per_value`),
 how to score data under them (`log_prob`, summed over the data axes), and how to turn them into
 pictures (`mean`) or draws (`sample`). Models never switch on likelihood names; they call these methods.
+
+Parameter layouts (decoder output for one data point of shape `(H, W, C)`, or `(D,)`):
+
+| name                     | class                  | params        | last axis holds                 |
+|--------------------------|------------------------|---------------|---------------------------------|
+| `"bernoulli"`            | `Bernoulli`            | `(H, W, C)`   | logits                          |
+| `"gaussian"`             | `Gaussian`             | `(H, W, C)`   | means (the scale is fixed)      |
+| `"gaussian_learned"`     | `GaussianLearnedScale` | `(H, W, 2C)`  | `[means (C), log-scales (C)]`   |
+| `"discretized_logistic"` | `DiscretizedLogistic`  | `(H, W, 2C)`  | `[means (C), log-scales (C)]`   |
+
+`is_discrete` says whether `log_prob` is a log probability mass (Bernoulli, discretized logistic), so that
+bits/dim = nll / (D ln 2) is meaningful, or a log density (the Gaussians), which is not comparable.
 """
+
+import math
 
 import keras
 from keras import ops
 
 from vaekit.errors import ConfigError
-from vaekit.ops import sum_event
+from vaekit.ops import LOG_2PI, sum_event
+
+# Learned log-scales are clipped here so densities stay finite: exp(-7) ~ 1e-3 is below the 1/255
+# quantisation step of 8-bit data; exp(5) ~ 148 is far wider than the [0, 1] data range.
+LOG_SCALE_MIN = -7.0
+LOG_SCALE_MAX = 5.0
 
 
 class Likelihood:
@@ -22,6 +41,7 @@ class Likelihood:
 
     name = None
     params_per_value = 1
+    is_discrete = False  # True when log_prob is a log probability mass (bits/dim is meaningful)
 
     def __init__(self, event_ndim=3):
         self.event_ndim = int(event_ndim)
@@ -33,12 +53,15 @@ class Likelihood:
         return (*data_shape[:-1], data_shape[-1] * self.params_per_value)
 
     def log_prob(self, x, params):
+        """log p(x | params), summed over the trailing `event_ndim` axes: shape `(batch,)`."""
         raise NotImplementedError
 
     def mean(self, params):
+        """The data-shaped mean (what pictures show)."""
         raise NotImplementedError
 
     def sample(self, params, seed=None):
+        """Data-shaped draws; `seed` is an int or a `keras.random.SeedGenerator`."""
         raise NotImplementedError
 
     def get_config(self):
@@ -58,6 +81,7 @@ class Bernoulli(Likelihood):
     """
 
     name = "bernoulli"
+    is_discrete = True
 
     def log_prob(self, x, params):
         # x * log(sigmoid(l)) + (1 - x) * log(1 - sigmoid(l)) == x * l - softplus(l), stable for any l.
@@ -74,7 +98,153 @@ class Bernoulli(Likelihood):
         return ops.cast(u < ops.sigmoid(params), params.dtype)
 
 
-LIKELIHOODS = {cls.name: cls for cls in (Bernoulli,)}
+@keras.saving.register_keras_serializable(package="vaekit")
+class Gaussian(Likelihood):
+    """Independent Gaussian per value with a fixed standard deviation; the decoder outputs the means.
+
+    `-log_prob` is the squared error scaled by `1 / (2 scale^2)`, plus a constant. It is a density, not a
+    probability, so bits/dim is not defined (`is_discrete = False`).
+
+    Args:
+        event_ndim: Number of trailing data axes.
+        scale: The fixed standard deviation, > 0.
+    """
+
+    name = "gaussian"
+
+    # scale=0.1: data live in [0, 1]; with unit variance the reconstruction term would be negligible
+    # next to the KL and the decoder would learn next to nothing.
+    def __init__(self, event_ndim=3, scale=0.1):
+        super().__init__(event_ndim=event_ndim)
+        scale = float(scale)
+        if not (scale > 0 and math.isfinite(scale)):
+            raise ConfigError(f"Expected a finite positive Gaussian scale. Received: scale={scale}")
+        self.scale = scale
+
+    def log_prob(self, x, params):
+        params = ops.convert_to_tensor(params)
+        x = ops.convert_to_tensor(x, dtype=params.dtype)
+        sq = ops.square((x - params) / self.scale)
+        return sum_event(-0.5 * (sq + LOG_2PI) - math.log(self.scale), self.event_ndim)
+
+    def mean(self, params):
+        return ops.convert_to_tensor(params)
+
+    def sample(self, params, seed=None):
+        params = ops.convert_to_tensor(params)
+        eps = keras.random.normal(ops.shape(params), seed=seed, dtype=params.dtype)
+        return params + self.scale * eps
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
+def _split_mean_log_scale(params):
+    """`[means (C), log-scales (C)]` on the last axis -> (means, clipped log-scales), each `(..., C)`."""
+    params = ops.convert_to_tensor(params)
+    channels = params.shape[-1]
+    if channels is None or channels % 2:
+        raise ConfigError(
+            "Expected decoder outputs with an even last axis [means, log-scales]. "
+            f"Received: shape={tuple(params.shape)}"
+        )
+    mean, log_scale = ops.split(params, 2, axis=-1)
+    return mean, ops.clip(log_scale, LOG_SCALE_MIN, LOG_SCALE_MAX)
+
+
+@keras.saving.register_keras_serializable(package="vaekit")
+class GaussianLearnedScale(Likelihood):
+    """Independent Gaussian per value whose mean and standard deviation both come from the decoder.
+
+    Params layout: for data `(H, W, C)` the decoder outputs `(H, W, 2C)`; the last axis is
+    `[means for the C channels, log standard deviations for the C channels]` (for data `(D,)`: `(2D,)`,
+    the first `D` the means). Log-scales are clipped to `[LOG_SCALE_MIN, LOG_SCALE_MAX]` = `[-7, 5]`,
+    so the density stays finite. A density, not a probability: `is_discrete = False`.
+
+    Args:
+        event_ndim: Number of trailing data axes.
+    """
+
+    name = "gaussian_learned"
+    params_per_value = 2
+
+    def log_prob(self, x, params):
+        mean, log_scale = _split_mean_log_scale(params)
+        x = ops.convert_to_tensor(x, dtype=mean.dtype)
+        sq = ops.square(x - mean) * ops.exp(-2.0 * log_scale)
+        return sum_event(-0.5 * (sq + LOG_2PI) - log_scale, self.event_ndim)
+
+    def mean(self, params):
+        return _split_mean_log_scale(params)[0]
+
+    def sample(self, params, seed=None):
+        mean, log_scale = _split_mean_log_scale(params)
+        eps = keras.random.normal(ops.shape(mean), seed=seed, dtype=mean.dtype)
+        return mean + ops.exp(log_scale) * eps
+
+
+@keras.saving.register_keras_serializable(package="vaekit")
+class DiscretizedLogistic(Likelihood):
+    """A logistic per value, discretized to the 256 levels `k / 255` of 8-bit data in [0, 1].
+
+    As in PixelCNN++ (on the [0, 1] scale, bin width 1/255): with `CDF` the logistic's CDF and
+    `h = 1 / 510` half a bin,
+
+        P(x) = CDF(x + h) - CDF(x - h)      for 0 < x < 1,
+        P(0) = CDF(h),   P(1) = 1 - CDF(1 - h),
+
+    so the 256 probabilities sum to one and `log_prob` is a log probability mass (`is_discrete = True`).
+
+    Params layout: for data `(H, W, C)` the decoder outputs `(H, W, 2C)`, the last axis being
+    `[means for the C channels, log-scales for the C channels]` (for data `(D,)`: `(2D,)`). Log-scales
+    are clipped to `[-7, 5]`. Data should lie on the grid (`k / 255`); values within half a bin of 0 or
+    1 are scored as the edge levels.
+
+    Args:
+        event_ndim: Number of trailing data axes.
+    """
+
+    name = "discretized_logistic"
+    params_per_value = 2
+    is_discrete = True
+    levels = 256
+
+    def log_prob(self, x, params):
+        mean, log_scale = _split_mean_log_scale(params)
+        x = ops.convert_to_tensor(x, dtype=mean.dtype)
+        half_bin = 0.5 / (self.levels - 1)
+        inv_scale = ops.exp(-log_scale)
+        upper = inv_scale * (x - mean + half_bin)  # logistic argument at the bin's upper edge
+        lower = inv_scale * (x - mean - half_bin)
+        log_cdf_upper = -ops.softplus(-upper)  # log CDF(x + h) = log sigmoid(upper)
+        log_sf_lower = -ops.softplus(lower)  # log(1 - CDF(x - h))
+        # Interior bins: sigmoid(u) - sigmoid(l) = sigmoid(u) (1 - sigmoid(l)) (1 - exp(l - u)), exact.
+        # Every factor is taken in log space, so tiny probabilities (far tails, sharp scales) keep their
+        # value instead of rounding to log(0) = -inf; u - l is computed directly, not by cancellation.
+        width = inv_scale * (2.0 * half_bin)  # u - l > 0, at least exp(-5) / 255
+        log_mass = log_cdf_upper + log_sf_lower + ops.log(-ops.expm1(-width))
+        log_p = ops.where(
+            x < half_bin, log_cdf_upper, ops.where(x > 1.0 - half_bin, log_sf_lower, log_mass)
+        )
+        return sum_event(log_p, self.event_ndim)
+
+    def mean(self, params):
+        return ops.clip(_split_mean_log_scale(params)[0], 0.0, 1.0)
+
+    def sample(self, params, seed=None):
+        mean, log_scale = _split_mean_log_scale(params)
+        eps = 1e-5  # keeps log(u) and log(1 - u) finite
+        u = keras.random.uniform(
+            ops.shape(mean), minval=eps, maxval=1.0 - eps, seed=seed, dtype=mean.dtype
+        )
+        x = mean + ops.exp(log_scale) * (ops.log(u) - ops.log1p(-u))  # inverse logistic CDF
+        top = self.levels - 1
+        return ops.clip(ops.round(x * top) / top, 0.0, 1.0)
+
+
+LIKELIHOODS = {
+    cls.name: cls for cls in (Bernoulli, Gaussian, GaussianLearnedScale, DiscretizedLogistic)
+}
 
 
 def get(identifier, event_ndim=3):

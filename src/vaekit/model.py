@@ -10,6 +10,7 @@ from keras import ops
 
 from vaekit import config as config_lib
 from vaekit import likelihoods, networks, priors
+from vaekit import ops as vops
 from vaekit.errors import ConfigError
 from vaekit.layers import GaussianSampler
 
@@ -55,6 +56,8 @@ class VAE(keras.Model):
         prior="standard_normal",
         beta=1.0,
         seed=None,
+        free_bits=0.0,
+        iw_samples=1,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -80,16 +83,44 @@ class VAE(keras.Model):
             )
         self.beta = beta
         self.seed = seed
+        self.free_bits = float(free_bits)
+        self.iw_samples = int(iw_samples)
+        if not np.isfinite(self.free_bits) or self.free_bits < 0 or self.iw_samples < 1:
+            raise ConfigError(
+                f"Expected free_bits >= 0 and iw_samples >= 1. "
+                f"Received: free_bits={free_bits}, iw_samples={iw_samples}"
+            )
         self.sampler = GaussianSampler(seed=seed, name="sampler")
+        self._bind_prior()
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
+
+    def _bind_prior(self):
+        # A learned prior (VampPrior) scores latents through the encoder; it gets it as a plain
+        # callable, so Keras does not track the encoder twice.
+        self.prior.bind(self.latent_dim, self.data_shape, self.posterior)
 
     def build(self, input_shape=None):
         # Encoder and decoder are functional models, built at construction; the sampler has no
         # shape-dependent weights (its seed state is created with it).
         latent_shape = (None, self.latent_dim)
         self.sampler.build(latent_shape, latent_shape)
+        # The KL weight's schedule factor (KL warm-up sets it per epoch; 1 outside training).
+        self.kl_scale = self.add_weight(
+            shape=(), initializer="ones", trainable=False, name="kl_scale"
+        )
         self.built = True
+
+    @property
+    def noise_dim(self):
+        """Standard normal values one posterior draw takes (see `log_weights(noise=...)`)."""
+        return self.latent_dim
+
+    def draw(self, mean, log_var, noise=None):
+        """z ~ N(mean, exp(log_var)): from the model's own sampler, or from given N(0, I) `noise`."""
+        if noise is None:
+            return self.sampler(mean, log_var)
+        return mean + ops.exp(0.5 * log_var) * ops.cast(noise, mean.dtype)
 
     def posterior(self, x, training=False):
         """q(z|x) as `(mean, log_var)`, each `(batch, latent)`; log_var kept in a safe range."""
@@ -111,12 +142,54 @@ class VAE(keras.Model):
         kl = self.prior.kl(outputs["mean"], outputs["log_var"], outputs["z"])
         return reconstruction, kl
 
+    def log_weights(self, x, num_samples=1, training=False, noise=None):
+        """The terms of the importance weights log p(x, z_k) - log q(z_k | x), z_k ~ q(z | x).
+
+        Written once for every prior and likelihood: the IWAE training bound and the NLL estimate
+        of `vaekit.evaluation` both use it. `noise` `(batch * num_samples, noise_dim)` of N(0, I)
+        values fixes the draws (row b * num_samples + j is draw j of example b); without it the
+        model's sampler draws them.
+
+        Returns:
+            `(log_px, kl)`, each `(batch, num_samples)`: log p(x | z_k) and
+            log q(z_k | x) - log p(z_k); the log weight is `log_px - kl`.
+        """
+        mean, log_var = self.posterior(x, training)
+        k = int(num_samples)
+        mean_k = ops.repeat(mean, k, axis=0)  # (batch * k, latent): row b * k + j is draw j of b
+        log_var_k = ops.repeat(log_var, k, axis=0)
+        z = self.draw(mean_k, log_var_k, noise)
+        params = self.decoder(z, training=training)  # (batch * k, *param_shape)
+        x_k = ops.repeat(ops.cast(x, params.dtype), k, axis=0)
+        log_px = self.likelihood.log_prob(x_k, params)  # (batch * k,)
+        kl = vops.diag_gaussian_log_prob(z, mean_k, log_var_k) - self.prior.log_prob(z)
+        return ops.reshape(log_px, (-1, k)), ops.reshape(kl, (-1, k))
+
+    def decode_params(self, z):
+        """The likelihood's parameters for latents `z` (a hierarchical model fills in the rest)."""
+        return self.decoder(z, training=False)
+
+    def kl_weight(self, training):
+        """beta, times the warm-up factor while training (scores always use the true weight)."""
+        return self.beta * self.kl_scale if training else self.beta
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        if y_pred is None:
-            y_pred = self(x, training=training)
-        x = ops.cast(x, y_pred["params"].dtype)
-        reconstruction, kl = self.elbo_terms(x, y_pred)
-        per_example = reconstruction + self.beta * kl  # (batch,)
+        if self.iw_samples > 1:  # the IWAE bound: log of the mean of K importance weights
+            log_px, kl = self.log_weights(x, self.iw_samples, training=training)  # (batch, K)
+            per_example = -vops.log_mean_exp(log_px - self.kl_weight(training) * kl, axis=1)
+            reconstruction, kl = -ops.mean(log_px, axis=1), ops.mean(kl, axis=1)
+        else:
+            if y_pred is None:
+                y_pred = self(x, training=training)
+            x = ops.cast(x, y_pred["params"].dtype)
+            reconstruction, kl = self.elbo_terms(x, y_pred)  # (batch,) each
+            kl_term = kl
+            if training and self.free_bits > 0:
+                # Free bits (Kingma et al. 2016): the batch's mean KL is not pushed below
+                # free_bits nats per latent dimension, so units are not switched off early.
+                floor = self.free_bits * self.latent_dim
+                kl_term = kl + ops.maximum(floor - ops.mean(kl), 0.0)
+            per_example = reconstruction + self.kl_weight(training) * kl_term  # (batch,)
         if sample_weight is not None:
             # A weighted mean over the batch (weights (batch,) or (batch, 1)).
             sample_weight = ops.reshape(ops.cast(sample_weight, per_example.dtype), (-1,))
@@ -153,9 +226,7 @@ class VAE(keras.Model):
         """Decode latents `(n, latent_dim)` to the likelihood's means (or its raw parameters)."""
         out = []
         for start in range(0, len(z), batch_size):
-            params = self.decoder(
-                ops.convert_to_tensor(z[start : start + batch_size]), training=False
-            )
+            params = self.decode_params(ops.convert_to_tensor(z[start : start + batch_size]))
             out.append(
                 ops.convert_to_numpy(params if return_params else self.likelihood.mean(params))
             )
@@ -183,6 +254,8 @@ class VAE(keras.Model):
             "prior": keras.saving.serialize_keras_object(self.prior),
             "beta": self.beta,
             "seed": self.seed,
+            "free_bits": self.free_bits,
+            "iw_samples": self.iw_samples,
         }
 
     @classmethod
@@ -212,6 +285,23 @@ def build_vae(input_shape, config="seed", seed=None, **overrides):
         ) from None
     input_shape = tuple(int(d) for d in input_shape)
     likelihood = likelihoods.get(config.likelihood, event_ndim=len(input_shape))
+    prior_options = {"num_components": config.prior_components} if config.prior_components else {}
+    prior = priors.get(config.prior, **prior_options)
+    options = {
+        "likelihood": likelihood,
+        "prior": prior,
+        "beta": config.beta,
+        "seed": seed,
+        "free_bits": config.free_bits,
+        "iw_samples": config.iw_samples,
+        "name": f"vae_{config.name}",
+    }
+    if config.stochastic_layers == 2:
+        from vaekit.hierarchical import build_hierarchical
+
+        model = build_hierarchical(config, input_shape, **options)
+        model.build((None, *input_shape))
+        return model
     encoder, decoder = networks.build_networks(
         config.architecture,
         input_shape,
@@ -220,14 +310,6 @@ def build_vae(input_shape, config="seed", seed=None, **overrides):
         hidden_units=tuple(config.hidden_units),
         activation=config.activation,
     )
-    model = VAE(
-        encoder,
-        decoder,
-        likelihood=likelihood,
-        prior=config.prior,
-        beta=config.beta,
-        seed=seed,
-        name=f"vae_{config.name}",
-    )
+    model = VAE(encoder, decoder, **options)
     model.build((None, *input_shape))
     return model

@@ -21,7 +21,7 @@ import numpy as np
 import vaekit
 from vaekit import atomic
 from vaekit import config as config_lib
-from vaekit.callbacks import InterruptGuard, NaNGuard, Snapshots
+from vaekit.callbacks import EarlyStop, InterruptGuard, KLWarmup, NaNGuard, Snapshots, cosine_decay
 from vaekit.checkpoints import (
     HISTORY_FILE,
     RunCheckpoint,
@@ -31,6 +31,7 @@ from vaekit.checkpoints import (
 )
 from vaekit.data import load_dataset
 from vaekit.data.dataset import sample_binary
+from vaekit.engine import fit_fast
 from vaekit.errors import TrainingInterrupted, VaekitError
 from vaekit.keras_compat import set_seed
 from vaekit.model import build_vae
@@ -177,7 +178,10 @@ def train(config=None, out_dir="runs/latest", *, overwrite=False, verbose="auto"
     shutil.rmtree(checkpoint_dir(run_dir), ignore_errors=True)  # an overwritten run's checkpoints
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=config.train.learning_rate),
-        steps_per_execution=config.train.steps_per_execution,
+        # The fast engine compiles its own multi-step loop; plain fit takes Keras' option.
+        steps_per_execution=config.train.steps_per_execution
+        if config.train.engine == "keras"
+        else 1,
     )
     atomic.write_text(run_dir / CONFIG_FILE, config_lib.to_toml(config))
     return _fit(model, data, config, run_dir, None, verbose, callbacks)
@@ -256,18 +260,43 @@ def _fit(model, data, config, run_dir, state, verbose, callbacks):
             tensorboard_dir=tb_images,
         )
         extra.append(snapshots)
-    start = time.perf_counter()
-    with InterruptGuard() as interrupt:
-        model.fit(
-            batches.stream(initial_epoch),
-            steps_per_epoch=len(batches),
-            shuffle=False,  # the stream is shuffled already, reproducibly
-            epochs=tc.epochs,
-            initial_epoch=initial_epoch,
-            validation_data=(x_val,),
-            callbacks=[nan_guard, checkpoint, interrupt, *extra, *callbacks],
-            verbose=verbose,
+    schedule = []
+    if tc.kl_warmup_epochs:
+        schedule.append(KLWarmup(tc.kl_warmup_epochs))
+    if tc.learning_rate_schedule == "cosine":
+        schedule.append(
+            keras.callbacks.LearningRateScheduler(
+                cosine_decay(tc.learning_rate, tc.epochs), verbose=0
+            )
         )
+    stopper = EarlyStop(checkpoint, tc.patience) if tc.patience else None
+    interrupt = InterruptGuard()
+    run_callbacks = [*schedule, nan_guard, checkpoint, *([stopper] if stopper else [])]
+    run_callbacks += [interrupt, *extra, *callbacks]
+    start = time.perf_counter()
+    with interrupt:
+        if tc.engine == "fast":
+            fit_fast(
+                model,
+                batches,
+                epochs=tc.epochs,
+                initial_epoch=initial_epoch,
+                validation_data=(x_val,),
+                callbacks=run_callbacks,
+                verbose=verbose,
+                steps_per_call=tc.steps_per_call,
+            )
+        else:
+            model.fit(
+                batches.stream(initial_epoch),
+                steps_per_epoch=len(batches),
+                shuffle=False,  # the stream is shuffled already, reproducibly
+                epochs=tc.epochs,
+                initial_epoch=initial_epoch,
+                validation_data=(x_val,),
+                callbacks=run_callbacks,
+                verbose=verbose,
+            )
     train_seconds = time.perf_counter() - start
     if nan_guard.epoch is not None:
         raise VaekitError(nan_guard.message(tc.learning_rate))
@@ -277,6 +306,9 @@ def _fit(model, data, config, run_dir, state, verbose, callbacks):
             f"Interrupted; the run is checkpointed at the end of epoch {done} of {tc.epochs}. "
             f"Resume with: vaekit train --resume {run_dir}"
         )
+    if stopper is not None and checkpoint.state["best"] != checkpoint.state["last"]:
+        # Early stopping keeps the best epoch's weights (by validation loss), not the last.
+        model.set_weights(load_checkpoint(run_dir, checkpoint.state, "best").get_weights())
     save_model(model, run_dir / MODEL_FILE)
 
     metrics = {
@@ -287,6 +319,8 @@ def _fit(model, data, config, run_dir, state, verbose, callbacks):
         "train_seconds": round(train_seconds, 3),
         "resumed_from_epoch": initial_epoch or None,
         "best_epoch": checkpoint.state["best_epoch"],
+        "stopped_early_at_epoch": stopper.stopped_epoch if stopper else None,
+        "engine": tc.engine,
         "snapshot_seconds": round(snapshots.seconds, 3) if snapshots else None,
         "snapshot_seconds_each": [round(t, 4) for t in snapshots.times] if snapshots else None,
         "backend": keras.backend.backend(),

@@ -280,7 +280,7 @@ def cmd_info(args):
         print("# metrics.json\n" + metrics_file.read_text(encoding="utf-8"))
     print(
         f"data shape {model.data_shape}, latent_dim {model.latent_dim}, "
-        f"likelihood {model.likelihood.name}, prior {model.prior.name}, beta {model.beta}"
+        f"likelihood {model.likelihood.name}, prior {model.prior.kind}, beta {model.beta}"
     )
     model.summary()
     model.encoder.summary()

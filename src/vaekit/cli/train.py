@@ -30,7 +30,34 @@ def add_parser(sub, common):
         "--hidden-units", type=units, help="encoder widths, e.g. 128,64 (decoder mirrors)"
     )
     p.add_argument("--activation", help=f"hidden activation (default {d.model.activation})")
+    p.add_argument(
+        "--architecture", help="mlp | gated_mlp | conv | resconv (default: the preset's)"
+    )
+    p.add_argument(
+        "--likelihood",
+        help="bernoulli | gaussian | gaussian_learned | discretized_logistic (default bernoulli)",
+    )
+    p.add_argument("--prior", help="standard_normal | mog | vampprior (default standard_normal)")
+    p.add_argument("--prior-components", type=int, help="mog components / vampprior pseudo-inputs")
+    p.add_argument("--stochastic-layers", type=int, help="2 for a hierarchical VAE (default 1)")
     p.add_argument("--beta", type=float, help="KL weight (default 1: the true ELBO)")
+    p.add_argument("--free-bits", type=float, help="nats per latent unit the KL may keep free")
+    p.add_argument("--iw-samples", type=int, help="train on the IWAE bound with K samples")
+    p.add_argument("--kl-warmup-epochs", type=int, help="grow the KL weight from 0 over N epochs")
+    p.add_argument(
+        "--learning-rate-schedule", choices=config_lib.SCHEDULES, help="default constant"
+    )
+    p.add_argument(
+        "--patience",
+        type=int,
+        help="early stopping: epochs without a better val loss (keeps the best; 0 off)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=config_lib.ENGINES,
+        help="fast (data on device, many steps per call; default) or keras (plain fit)",
+    )
+    p.add_argument("--steps-per-call", type=int, help="fast engine: steps per compiled call")
     p.add_argument("--seed", type=int, help=f"default {d.train.seed}")
     p.add_argument(
         "--val-fraction", type=float, help=f"validation share (default {d.data.val_fraction})"
@@ -75,6 +102,13 @@ def _train_config(args):
             "hidden_units": args.hidden_units,
             "activation": args.activation,
             "beta": args.beta,
+            "architecture": args.architecture,
+            "likelihood": args.likelihood,
+            "prior": args.prior,
+            "prior_components": args.prior_components,
+            "stochastic_layers": args.stochastic_layers,
+            "free_bits": args.free_bits,
+            "iw_samples": args.iw_samples,
         },
         "train": {
             "epochs": args.epochs,
@@ -82,6 +116,11 @@ def _train_config(args):
             "learning_rate": args.learning_rate,
             "seed": args.seed,
             "steps_per_execution": args.steps_per_execution,
+            "engine": args.engine,
+            "steps_per_call": args.steps_per_call,
+            "kl_warmup_epochs": args.kl_warmup_epochs,
+            "learning_rate_schedule": args.learning_rate_schedule,
+            "patience": args.patience,
             "snapshot_every": args.snapshot_every,
             "tensorboard": args.tensorboard,
         },

@@ -1,0 +1,153 @@
+"""A VAE with two stochastic layers (Tomczak & Welling 2018's HVAE).
+
+Generative model: z2 ~ p(z2) (any vaekit prior, e.g. a VampPrior), z1 ~ p(z1 | z2) = N(mu(z2),
+sigma(z2)), x ~ p(x | z1, z2). Inference: q(z2 | x), then q(z1 | x, z2), whose mean and
+log-variance are the sums of an x-part (an encoder of the chosen architecture) and a z2-part (a
+small MLP), so every architecture (MLP, conv, residual conv) gives a hierarchical model.
+
+Only the hooks differ from `VAE`: the forward pass, the KL term, the importance weights and how a
+top-level latent is decoded. The ELBO, the IWAE bound and the NLL estimator are the base class's.
+"""
+
+import keras
+from keras import layers, ops
+
+from vaekit import networks
+from vaekit import ops as vops
+from vaekit.layers import GaussianSampler
+from vaekit.model import LOG_VAR_MAX, LOG_VAR_MIN, VAE
+
+
+def gaussian_mlp(latent_in, latent_out, units, activation, name):
+    """z -> [mean, log_var] through one hidden layer: the conditional Gaussians of the hierarchy."""
+    z_in = keras.Input(shape=(latent_in,), name="z")
+    h = layers.Dense(units, activation=activation, name="hidden")(z_in)
+    mean = layers.Dense(latent_out, name="mean")(h)
+    log_var = layers.Dense(latent_out, name="log_var")(h)
+    return keras.Model(z_in, [mean, log_var], name=name)
+
+
+@keras.saving.register_keras_serializable(package="vaekit")
+class HierarchicalVAE(VAE):
+    """Two stochastic layers: `latent_dim` (z2, the top, which `encode`/`sample` use) and z1.
+
+    Args:
+        encoder: x -> [mean, log_var] of q(z2 | x).
+        decoder: concat(z1, z2) -> the likelihood's parameters.
+        z1_encoder: x -> the x-part of q(z1 | x, z2)'s [mean, log_var].
+        z1_from_z2: z2 -> the z2-part of q(z1 | x, z2)'s [mean, log_var].
+        z1_prior: z2 -> [mean, log_var] of p(z1 | z2).
+        **kwargs: As for `VAE` (likelihood, prior on z2, beta, seed, free_bits, iw_samples).
+    """
+
+    def __init__(self, encoder, decoder, z1_encoder, z1_from_z2, z1_prior, **kwargs):
+        super().__init__(encoder, decoder, **kwargs)
+        self.z1_encoder = z1_encoder
+        self.z1_from_z2 = z1_from_z2
+        self.z1_prior = z1_prior
+        self.z1_dim = int(z1_encoder.outputs[0].shape[-1])
+        seed = kwargs.get("seed")
+        self.sampler_z1 = GaussianSampler(
+            seed=None if seed is None else seed + 1, name="sampler_z1"
+        )
+
+    def build(self, input_shape=None):
+        super().build(input_shape)
+        self.sampler_z1.build((None, self.z1_dim), (None, self.z1_dim))
+
+    @property
+    def noise_dim(self):
+        return self.latent_dim + self.z1_dim  # [z2 noise, z1 noise]
+
+    def _z1_posterior(self, x_part, z2, training):
+        mean_x, log_var_x = x_part
+        mean_z, log_var_z = self.z1_from_z2(z2, training=training)
+        return mean_x + mean_z, ops.clip(log_var_x + log_var_z, LOG_VAR_MIN, LOG_VAR_MAX)
+
+    def _forward(self, x, z2_posterior, x_part, noise, training):
+        """Draw z2 then z1; return the parameters, log p(x|z)'s inputs and both KL parts."""
+        mean2, log_var2 = z2_posterior
+        z2 = self.draw(mean2, log_var2, None if noise is None else noise[:, : self.latent_dim])
+        mean1, log_var1 = self._z1_posterior(x_part, z2, training)
+        noise1 = None if noise is None else noise[:, self.latent_dim :]
+        z1 = (
+            self.sampler_z1(mean1, log_var1)
+            if noise1 is None
+            else self.draw(mean1, log_var1, noise1)
+        )
+        prior_mean1, prior_log_var1 = self.z1_prior(z2, training=training)
+        prior_log_var1 = ops.clip(prior_log_var1, LOG_VAR_MIN, LOG_VAR_MAX)
+        params = self.decoder(ops.concatenate([z1, z2], axis=-1), training=training)
+        return z2, z1, (mean1, log_var1), (prior_mean1, prior_log_var1), params
+
+    def call(self, x, training=False):
+        mean2, log_var2 = self.posterior(x, training=training)
+        x_part = self.z1_encoder(x, training=training)
+        z2, z1, (m1, lv1), (pm1, plv1), params = self._forward(
+            x, (mean2, log_var2), x_part, None, training
+        )
+        # KL for z1 given z2 is analytic (two Gaussians); for z2 the prior's own (analytic or MC).
+        kl_z1 = 0.5 * ops.sum(
+            plv1 - lv1 + (ops.exp(lv1) + ops.square(m1 - pm1)) * ops.exp(-plv1) - 1.0, axis=-1
+        )
+        kl = self.prior.kl(mean2, log_var2, z2) + kl_z1
+        return {"mean": mean2, "log_var": log_var2, "z": z2, "params": params, "kl": kl}
+
+    def elbo_terms(self, x, outputs):
+        return -self.likelihood.log_prob(x, outputs["params"]), outputs["kl"]
+
+    def log_weights(self, x, num_samples=1, training=False, noise=None):
+        k = int(num_samples)
+        mean2, log_var2 = self.posterior(x, training)
+        mean_x, log_var_x = self.z1_encoder(x, training=training)
+        repeat = lambda t: ops.repeat(t, k, axis=0)  # noqa: E731  (batch * k, ...)
+        mean2, log_var2 = repeat(mean2), repeat(log_var2)
+        z2, z1, (m1, lv1), (pm1, plv1), params = self._forward(
+            x, (mean2, log_var2), (repeat(mean_x), repeat(log_var_x)), noise, training
+        )
+        log_px = self.likelihood.log_prob(repeat(ops.cast(x, params.dtype)), params)
+        log_q = vops.diag_gaussian_log_prob(z2, mean2, log_var2) + vops.diag_gaussian_log_prob(
+            z1, m1, lv1
+        )
+        log_p = self.prior.log_prob(z2) + vops.diag_gaussian_log_prob(z1, pm1, plv1)
+        return ops.reshape(log_px, (-1, k)), ops.reshape(log_q - log_p, (-1, k))
+
+    def decode_params(self, z):
+        # A top-level latent decodes with z1 at the mean of p(z1 | z2).
+        z1, _ = self.z1_prior(z, training=False)
+        return self.decoder(ops.concatenate([z1, z], axis=-1), training=False)
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("z1_encoder", "z1_from_z2", "z1_prior"):
+            config[key] = keras.saving.serialize_keras_object(getattr(self, key))
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("z1_encoder", "z1_from_z2", "z1_prior"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return super().from_config(config)
+
+
+def build_hierarchical(config, input_shape, **options):
+    """A `HierarchicalVAE` from a `ModelConfig`: both layers `config.latent_dim` wide."""
+    latent = config.latent_dim
+    units = config.hidden_units[-1]
+    param_shape = options["likelihood"].param_shape(input_shape)
+    net = {"hidden_units": tuple(config.hidden_units), "activation": config.activation}
+    if config.architecture not in networks.ARCHITECTURES:
+        networks.build_networks(config.architecture, input_shape, param_shape, latent)  # raises
+    make_encoder, make_decoder = networks.ARCHITECTURES[config.architecture]
+    encoder = make_encoder(input_shape, latent, name="encoder", **net)
+    z1_encoder = make_encoder(input_shape, latent, name="z1_encoder", **net)
+    decoder = make_decoder(param_shape, 2 * latent, name="decoder", **net)  # reads [z1, z2]
+    return HierarchicalVAE(
+        encoder,
+        decoder,
+        z1_encoder,
+        gaussian_mlp(latent, latent, units, config.activation, "z1_from_z2"),
+        gaussian_mlp(latent, latent, units, config.activation, "z1_prior"),
+        **options,
+    )

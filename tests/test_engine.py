@@ -1,0 +1,178 @@
+"""The fast training engine agrees with plain `fit` and honours callbacks; training options."""
+
+import keras
+import numpy as np
+import pytest
+
+from vaekit.callbacks import EarlyStop, KLWarmup, cosine_decay
+from vaekit.engine import fit_fast
+from vaekit.model import build_vae
+from vaekit.training import EpochBatches
+
+
+def _model(shape, seed=0, **overrides):
+    keras.utils.set_random_seed(seed)
+    model = build_vae(shape, "seed", seed=seed, hidden_units=[16], latent_dim=3, **overrides)
+    # TensorFlow's random ops draw other numbers under XLA, and its fast engine runs under XLA:
+    # the plain path then compiles with XLA too, so both see the same noise.
+    jit = True if keras.backend.backend() == "tensorflow" else "auto"
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), jit_compile=jit)
+    return model
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    return (rng.random((200, 6, 6, 1)) < 0.4).astype("float32")  # 200 = 6 batches of 32 + 8
+
+
+class Recorder(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.events = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.events.append(("epoch_begin", epoch))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.events.append(("batch_end", batch, logs["loss"]))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.events.append(("epoch_end", epoch, sorted(logs)))
+
+
+def test_fast_engine_matches_plain_fit(data):
+    """Same seed, same batches, same steps: the fast path ends where plain `fit` ends."""
+    batches = EpochBatches(data, 32, seed=4)
+    plain = _model(data.shape[1:])
+    plain.fit(batches.stream(0), steps_per_epoch=len(batches), epochs=3, shuffle=False, verbose=0)
+    fast = _model(data.shape[1:])
+    history = fit_fast(fast, batches, epochs=3, verbose=0, steps_per_call=2)
+    for a, b in zip(plain.get_weights(), fast.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+    assert len(history.history["loss"]) == 3
+    x = data[:50]
+    a = plain.evaluate(x, verbose=0, return_dict=True)["reconstruction"]
+    b = fast.evaluate(x, verbose=0, return_dict=True)["reconstruction"]
+    assert a == pytest.approx(b, rel=1e-3)
+
+
+def test_dynamic_binarization_batches_match(data):
+    grey = np.random.default_rng(1).random((100, 6, 6, 1)).astype("float32")
+    batches = EpochBatches(grey, 32, seed=2, binarize=True)
+    plain = _model(grey.shape[1:])
+    plain.fit(batches.stream(0), steps_per_epoch=len(batches), epochs=2, shuffle=False, verbose=0)
+    fast = _model(grey.shape[1:])
+    fit_fast(fast, batches, epochs=2, verbose=0)
+    for a, b in zip(plain.get_weights(), fast.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
+def test_callbacks_see_chunks_epochs_and_validation(data):
+    model = _model(data.shape[1:])
+    recorder = Recorder()
+    fit_fast(
+        model,
+        EpochBatches(data, 32, seed=0),
+        epochs=2,
+        validation_data=(data[:40],),
+        callbacks=[recorder],
+        verbose=0,
+        steps_per_call=4,
+    )
+    ends = [e[1] for e in recorder.events if e[0] == "batch_end"]
+    assert ends == [3, 5, 6, 3, 5, 6]  # chunks of 4 and 2 full batches, then the last, smaller one
+    epoch_ends = [e for e in recorder.events if e[0] == "epoch_end"]
+    assert [e[1] for e in epoch_ends] == [0, 1]
+    assert {"loss", "kl", "reconstruction", "val_loss", "val_kl"} <= set(epoch_ends[0][2])
+    assert all(np.isfinite(e[2]) for e in recorder.events if e[0] == "batch_end")
+
+
+def test_stop_training_stops_at_the_next_chunk(data):
+    class StopAfterFirstChunk(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            self.model.stop_training = True
+
+    model = _model(data.shape[1:])
+    recorder = Recorder()
+    fit_fast(
+        model,
+        EpochBatches(data, 32, seed=0),
+        epochs=5,
+        callbacks=[StopAfterFirstChunk(), recorder],
+        verbose=0,
+        steps_per_call=2,
+    )
+    assert [e[1] for e in recorder.events if e[0] == "batch_end"] == [1]
+    assert model.optimizer.iterations.numpy() == 2
+
+
+def test_kl_warmup_schedule_and_true_validation(data):
+    model = _model(data.shape[1:])
+    seen = []
+
+    class Watch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(float(keras.ops.convert_to_numpy(self.model.kl_scale)))
+
+    history = fit_fast(
+        model,
+        EpochBatches(data, 32, seed=0),
+        epochs=4,
+        validation_data=(data[:64],),
+        callbacks=[KLWarmup(2), Watch()],
+        verbose=0,
+    )
+    assert seen == [0.5, 1.0, 1.0, 1.0]
+    assert float(keras.ops.convert_to_numpy(model.kl_scale)) == 1.0
+    # Validation always scores the true ELBO: loss = reconstruction + KL, whatever the warm-up.
+    h = history.history
+    np.testing.assert_allclose(
+        h["val_loss"], np.add(h["val_reconstruction"], h["val_kl"]), rtol=1e-5
+    )
+    # Training during warm-up weighs the KL by half: loss < reconstruction + KL.
+    assert h["loss"][0] < h["reconstruction"][0] + h["kl"][0] - 1e-3
+
+
+def test_free_bits_floor_and_gradient(data):
+    model = _model(data.shape[1:], free_bits=5.0)  # 3 units: floor 15 nats
+    x = keras.ops.convert_to_tensor(data[:32])
+    out = model(x, training=True)
+    reconstruction, kl = (keras.ops.convert_to_numpy(t) for t in model.elbo_terms(x, out))
+    assert kl.mean() < 15.0  # an untrained encoder sits near the prior
+    loss = float(keras.ops.convert_to_numpy(model.compute_loss(x, y_pred=out, training=True)))
+    assert loss == pytest.approx(reconstruction.mean() + 15.0, rel=1e-5)
+    loss_eval = float(keras.ops.convert_to_numpy(model.compute_loss(x, y_pred=out, training=False)))
+    assert loss_eval == pytest.approx(reconstruction.mean() + kl.mean(), rel=1e-5)
+
+
+def test_iwae_training_loss_is_tighter_than_the_elbo(data):
+    x = keras.ops.convert_to_tensor(data[:64])
+    iwae = _model(data.shape[1:], iw_samples=50)
+    elbo = _model(data.shape[1:])  # the same weights (same seed)
+    for a, b in zip(iwae.get_weights(), elbo.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    losses = [float(keras.ops.convert_to_numpy(iwae.compute_loss(x))) for _ in range(5)]
+    elbos = [float(keras.ops.convert_to_numpy(elbo.compute_loss(x))) for _ in range(5)]
+    assert np.mean(losses) < np.mean(elbos) - 0.1
+    model = _model(data.shape[1:], iw_samples=4)
+    history = fit_fast(model, EpochBatches(data, 32, seed=0), epochs=3, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_cosine_schedule_and_early_stop_logic():
+    schedule = cosine_decay(1e-3, 11)
+    assert schedule(0) == pytest.approx(1e-3)
+    assert schedule(10) == pytest.approx(1e-5)
+    assert schedule(0) > schedule(5) > schedule(10)
+
+    class FakeCheckpoint:
+        state = {"best_epoch": 3}
+
+    stop = EarlyStop(FakeCheckpoint(), patience=2)
+    stop.set_model(keras.Sequential())
+    stop.model.stop_training = False
+    stop.on_epoch_end(3)  # epoch 4 done: 1 epoch without improvement
+    assert not stop.model.stop_training
+    stop.on_epoch_end(4)  # epoch 5 done: 2 epochs without improvement
+    assert stop.model.stop_training and stop.stopped_epoch == 5
