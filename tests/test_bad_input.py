@@ -690,6 +690,43 @@ ARGUMENT_CASES = {
     "train-model-unknown": (train("--model", "resnet"), "Unknown model 'resnet'"),
     "train-dataset-empty": (train("--dataset", ""), "data.dataset"),
     "train-backend-unknown": (train("--backend", "numpy"), "invalid choice: 'numpy'"),
+    "train-prior-unknown": (train("--prior", "cauchy", "--limit", 64), "Unknown prior 'cauchy'"),
+    "train-likelihood-unknown": (
+        train("--likelihood", "poisson", "--limit", 64),
+        "Unknown likelihood 'poisson'",
+    ),
+    "train-architecture-unknown": (
+        train("--architecture", "transformer", "--limit", 64),
+        "Unknown architecture",
+    ),
+    "train-prior-options-for-standard-normal": (
+        train("--prior-components", 5, "--limit", 64),
+        "Invalid options for prior 'standard_normal'",
+    ),
+    "train-iw-samples-0": (train("--iw-samples", 0), "model.iw_samples in [1, 5000]"),
+    "train-free-bits-negative": (train("--free-bits", -1), "model.free_bits"),
+    "train-stochastic-layers-3": (train("--stochastic-layers", 3), "model.stochastic_layers"),
+    "train-prior-components-negative": (train("--prior-components", -1), "prior_components"),
+    "train-engine-unknown": (train("--engine", "turbo"), "invalid choice: 'turbo'"),
+    "train-kl-warmup-negative": (train("--kl-warmup-epochs", -1), "train.kl_warmup_epochs >= 0"),
+    "train-patience-negative": (train("--patience", -1), "train.patience >= 0"),
+    "evaluate-k-0": (
+        lambda c: ["evaluate", c.model, "-k", 0],
+        "-k: expected a value in [1, 1000000]",
+    ),
+    "evaluate-limit-0": (lambda c: ["evaluate", c.model, "--limit", 0], "--limit"),
+    "evaluate-split-unknown": (
+        lambda c: ["evaluate", c.model, "--split", "dev"],
+        "invalid choice: 'dev'",
+    ),
+    "evaluate-bare-model-without-dataset": (
+        lambda c: ["evaluate", c.model, "-k", 2, "--json"],
+        "No --dataset given",
+    ),
+    "evaluate-missing-model": (
+        lambda c: ["evaluate", c.tmp / "nope.keras", "--json"],
+        "nope.keras",
+    ),
     "train-config-missing": (
         lambda c: ["train", "--config", c.tmp / "no.toml"],
         "Cannot read config file",

@@ -272,3 +272,40 @@ def test_module_entry_point_and_backend_option(tiny_run, tmp_path):
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0 and "does not exist" in proc.stderr
+
+
+def test_train_with_the_model_family_options(capsys, tmp_path):
+    """Every issue-3 option reaches the run: config.toml, the saved model and the run's metrics."""
+    out = tmp_path / "family"
+    rc, _, err = run_cli(
+        capsys, "train", "--dataset", "shapes", "--limit", "256", "--epochs", "3",
+        "--batch-size", "64", "--prior", "mog", "--prior-components", "3", "--iw-samples", "2",
+        "--free-bits", "0.05", "--kl-warmup-epochs", "2", "--learning-rate-schedule", "cosine",
+        "--patience", "1", "--engine", "keras", "--latent-dim", "3", "--hidden-units", "16",
+        "--out", out, "--verbose", "0",
+    )  # fmt: skip
+    assert rc == 0, err
+    cfg = tomllib.loads((out / "config.toml").read_text())
+    assert cfg["model"]["prior"] == "mog" and cfg["model"]["iw_samples"] == 2
+    assert cfg["train"]["engine"] == "keras" and cfg["train"]["kl_warmup_epochs"] == 2
+    model = load_model(out / "model.keras")
+    assert model.prior.kind == "mog" and model.prior.num_components == 3
+    assert model.iw_samples == 2 and model.free_bits == 0.05
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["engine"] == "keras" and np.isfinite(metrics["test"]["loss"])
+
+
+def test_grey_images_with_a_discretized_logistic(capsys, tmp_path, data_dir):
+    out = tmp_path / "grey"
+    rc, _, err = run_cli(
+        capsys, "train", "--dataset", data_dir / "mnist", "--limit", "300", "--epochs", "2",
+        "--batch-size", "50", "--likelihood", "discretized_logistic", "--latent-dim", "4",
+        "--hidden-units", "32", "--out", out, "--verbose", "0",
+    )  # fmt: skip
+    assert rc == 0, err
+    rc, text, _ = run_cli(capsys, "evaluate", out, "-k", "10", "--limit", "20", "--json")
+    result = json.loads(text)
+    assert rc == 0 and result["bits_per_dim"] is not None
+    # A pmf over 256 levels: at most 8 bits per value, and a trained model well below that.
+    assert 0 < result["bits_per_dim"] < 8
+    assert result["nll"] <= result["elbo"]

@@ -59,7 +59,7 @@ def fit_fast(
         steps_per_call = max(1, math.ceil(full_steps / CALLS_PER_EPOCH))
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    runner = RUNNERS[keras.backend.backend()](model)
+    runner = _runner(model)
     verbose = 1 if verbose == "auto" else verbose
     callbacks = keras.callbacks.CallbackList(
         list(callbacks),
@@ -115,6 +115,16 @@ def fit_fast(
             break
     callbacks.on_train_end(logs)
     return model.history
+
+
+def _runner(model):
+    """The model's runner, kept on it so repeated calls reuse the compiled loop (as `fit` does)."""
+    cached = getattr(model, "_vaekit_runner", None)
+    if cached is None or cached.optimizer is not model.optimizer:
+        cached = RUNNERS[keras.backend.backend()](model)
+        cached.optimizer = model.optimizer
+        model._vaekit_runner = cached
+    return cached
 
 
 def _metrics(model):

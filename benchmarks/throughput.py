@@ -1,0 +1,244 @@
+"""Training and evaluation speed on static binarized MNIST (50k), one fresh process per measurement.
+
+Prints, for each installed backend and batch size: vaekit's fast engine (warm samples/s, first-epoch
+overhead, peak memory), Keras 3 `fit` of the same model on in-memory arrays, and (PyTorch) a plain
+eager PyTorch loop of the same architecture, with ratios to vaekit. Then the end-to-end wall time of
+`vaekit train --dataset binarized_mnist --model seed` (10 epochs, batch 32, default backend) and the
+speed of the K = 5000 importance-sampled NLL. Run it on a quiet machine: figures are medians of
+`--repeats` warm epochs.
+
+    VAEKIT_DATA_DIR=../shared/data python benchmarks/throughput.py [--backends jax,torch]
+        [--batch-sizes 32,256] [--repeats 3] [--nll-images 1000] [--models seed,conv]
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def worker(args):
+    """One measurement in this process; prints one JSON line."""
+    os.environ["KERAS_BACKEND"] = args.backend
+    import keras
+
+    from vaekit.data import load_dataset
+    from vaekit.engine import fit_fast
+    from vaekit.model import build_vae
+    from vaekit.training import EpochBatches
+
+    data = load_dataset("binarized_mnist")
+    x = data.x_train
+    result = {"backend": args.backend, "batch": args.batch, "kind": args.kind, "model": args.model}
+
+    def model_():
+        keras.utils.set_random_seed(0)
+        model = build_vae(data.shape, args.model, seed=0)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        return model
+
+    times = []
+    if args.kind == "vaekit":
+        model = model_()
+        batches = EpochBatches(x, args.batch, seed=0)
+        for epoch in range(args.repeats + 1):
+            start = time.perf_counter()
+            fit_fast(model, batches, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
+            times.append(time.perf_counter() - start)
+    elif args.kind == "keras_fit":
+        model = model_()
+        for _ in range(args.repeats + 1):
+            start = time.perf_counter()
+            model.fit(x, epochs=1, batch_size=args.batch, shuffle=True, verbose=0)
+            times.append(time.perf_counter() - start)
+    elif args.kind == "torch_loop":
+        times = torch_loop(x, args.batch, args.repeats + 1)
+    elif args.kind == "nll":
+        from vaekit.evaluation import importance_sampled
+
+        model = model_()
+        fit_fast(model, EpochBatches(x, 100, seed=0), epochs=1, verbose=0)
+        xs = data.x_test[: args.nll_images]
+        importance_sampled(model, xs[:8], 5000, seed=0)  # compile
+        start = time.perf_counter()
+        scores = importance_sampled(model, xs, 5000, seed=0)
+        seconds = time.perf_counter() - start
+        result.update(
+            nll_seconds=seconds,
+            images=len(xs),
+            samples_per_second=len(xs) * 5000 / seconds,
+            nll=float(-scores["log_likelihood"].mean()),
+        )
+    if times:
+        warm = statistics.median(times[1:])
+        result.update(
+            samples_per_second=len(x) / warm,
+            warm_epoch_seconds=warm,
+            first_epoch_seconds=times[0],
+            startup_overhead_seconds=times[0] - warm,
+        )
+    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def torch_loop(x, batch, epochs):
+    """A plain PyTorch eager training loop of the seed architecture (the issue's baseline)."""
+    import numpy as np
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    enc = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU())
+    heads = nn.Linear(64, 20)
+    dec = nn.Sequential(
+        nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 784)
+    )
+    params = [*enc.parameters(), *heads.parameters(), *dec.parameters()]
+    opt = torch.optim.Adam(params, lr=1e-3)
+    data = torch.as_tensor(x.reshape(len(x), -1))
+    times = []
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        order = torch.as_tensor(np.random.default_rng(epoch).permutation(len(x)))
+        for i in range(0, len(x), batch):
+            xb = data[order[i : i + batch]]
+            mean, log_var = heads(enc(xb)).chunk(2, dim=1)
+            z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+            logits = dec(z)
+            rec = nn.functional.binary_cross_entropy_with_logits(logits, xb, reduction="sum")
+            kl = 0.5 * (log_var.exp() + mean**2 - 1 - log_var).sum()
+            loss = (rec + kl) / len(xb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def run_worker(backend, kind, batch, model, args):
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        "--backend",
+        backend,
+        "--kind",
+        kind,
+        "--batch",
+        str(batch),
+        "--model",
+        model,
+        "--repeats",
+        str(args.repeats),
+        "--nll-images",
+        str(args.nll_images),
+    ]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode or not lines:
+        print(f"  {backend} {kind} batch {batch}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
+        return None
+    return json.loads(lines[-1])
+
+
+def cli_wall_time(args):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [
+            sys.executable, "-m", "vaekit", "train", "--dataset", "binarized_mnist",
+            "--model", "seed", "--out", os.path.join(tmp, "run"), "--verbose", "0",
+        ]  # fmt: skip
+        start = time.perf_counter()
+        out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+        wall = time.perf_counter() - start
+        if out.returncode:
+            print(out.stderr[-2000:], file=sys.stderr)
+            return None
+        with open(os.path.join(tmp, "run", "metrics.json")) as f:
+            metrics = json.load(f)
+    return wall, metrics
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--backend", default="jax")
+    p.add_argument("--kind", default="vaekit")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--model", default="seed")
+    p.add_argument("--backends", default="jax,tensorflow,torch")
+    p.add_argument("--batch-sizes", default="32,256")
+    p.add_argument("--models", default="seed", help="presets to time with the fast engine")
+    p.add_argument("--repeats", type=int, default=3, help="warm epochs per figure (median)")
+    p.add_argument("--nll-images", type=int, default=1000, help="test images for the NLL speed")
+    p.add_argument("--skip-cli", action="store_true")
+    args = p.parse_args()
+    if args.worker:
+        return worker(args)
+
+    import importlib.util
+
+    backends = [b for b in args.backends.split(",") if importlib.util.find_spec(b)]
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    print(
+        "| backend | model | batch | vaekit samples/s | first-epoch overhead s | peak MiB | "
+        "Keras fit samples/s | vaekit / fit | torch loop samples/s | vaekit / torch loop |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for backend in backends:
+        for model in args.models.split(","):
+            for batch in batch_sizes:
+                fast = run_worker(backend, "vaekit", batch, model, args)
+                fit = (
+                    run_worker(backend, "keras_fit", batch, model, args)
+                    if model == "seed"
+                    else None
+                )
+                loop = None
+                if backend == "torch" and model == "seed":
+                    loop = run_worker(backend, "torch_loop", batch, model, args)
+                if fast is None:
+                    continue
+                row = [
+                    backend, model, batch, f"{fast['samples_per_second']:,.0f}",
+                    f"{fast['startup_overhead_seconds']:.2f}", f"{fast['peak_rss_mib']:.0f}",
+                ]  # fmt: skip
+                for other in (fit, loop):
+                    if other is None:
+                        row += ["", ""]
+                    else:
+                        ratio = fast["samples_per_second"] / other["samples_per_second"]
+                        row += [f"{other['samples_per_second']:,.0f}", f"{ratio:.2f}x"]
+                print("| " + " | ".join(str(c) for c in row) + " |", flush=True)
+    print()
+    for backend in backends:
+        nll = run_worker(backend, "nll", 0, "seed", args)
+        if nll:
+            full = 10_000 * 5000 / nll["samples_per_second"]
+            print(
+                f"NLL K=5000, {backend}: {nll['samples_per_second']:,.0f} importance samples/s "
+                f"({nll['images']} images in {nll['nll_seconds']:.1f} s; 10k test images: "
+                f"~{full:.0f} s), peak {nll['peak_rss_mib']:.0f} MiB",
+                flush=True,
+            )
+    if not args.skip_cli:
+        timed = cli_wall_time(args)
+        if timed:
+            wall, metrics = timed
+            print(
+                f"\n`vaekit train --dataset binarized_mnist --model seed` ({metrics['backend']}, "
+                f"10 epochs, batch 32): {wall:.1f} s wall, fit {metrics['train_seconds']:.1f} s, "
+                f"test loss {metrics['test']['loss']:.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
