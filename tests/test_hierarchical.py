@@ -81,3 +81,20 @@ def test_training_terms_saving_and_generation(images, tmp_path):
     assert loaded.decode(mean).shape == (6, 4, 4, 1)
     scores = importance_sampled(loaded, images[:16], 50, seed=0)
     assert np.all(-scores["log_likelihood"] <= -scores["elbo"] + 1e-6)
+
+
+def test_loads_in_a_fresh_process(images, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    model = _hvae(images, epochs=0, latent_dim=2)
+    path = tmp_path / "hvae.keras"
+    save_model(model, path)
+    code = "import sys, vaekit; m = vaekit.load_model(sys.argv[1]); print(type(m).__name__)"
+    env = {**os.environ, "KERAS_BACKEND": keras.backend.backend()}
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "HierarchicalVAE"

@@ -69,6 +69,7 @@ def load_model(path, compile=False):
     Raises:
         ModelFileError: the path is missing, not a Keras archive, not a vaekit VAE, or would run code.
     """
+    import vaekit.hierarchical  # noqa: F401  (registers HierarchicalVAE, like VAE below)
     from vaekit.model import VAE  # registers the serializable classes before loading
 
     path = resolve_model_path(path)
