@@ -80,10 +80,8 @@ def fit_fast(
             x_epoch = np.concatenate(list(batches.epoch(epoch)))
             x_device, index = runner.put(x_epoch), np.arange(len(x_epoch), dtype="int32")
         else:
-            index = batches.order(epoch).astype("int32")
+            index = np.concatenate(batches.indices(epoch)).astype("int32")  # the batches, in order
         full = index[: full_steps * batches.batch_size].reshape(full_steps, batches.batch_size)
-        if not batches.binarize:
-            full = np.sort(full, axis=1)  # EpochBatches' within-batch order
         rest = index[full_steps * batches.batch_size :]
         logs = {}
         full_device = runner.put(full)
@@ -96,7 +94,6 @@ def fit_fast(
             if model.stop_training:
                 break
         if len(rest) and not model.stop_training:
-            rest = rest if batches.binarize else np.sort(rest)
             callbacks.on_train_batch_begin(full_steps)
             runner.run(x_device, runner.put(rest[None, :]), 0, 1)
             logs = _metrics(model)

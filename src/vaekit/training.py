@@ -82,11 +82,15 @@ class EpochBatches:
     def order(self, epoch):
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
 
+    def indices(self, epoch):
+        """The example indices of each batch of one epoch, in order (sorted within a batch)."""
+        order = self.order(epoch)
+        size = self.batch_size
+        return [np.sort(order[i * size : (i + 1) * size]) for i in range(len(self))]
+
     def epoch(self, epoch):
         """The batches of one epoch, in order."""
-        order = self.order(epoch)
-        for index in range(len(self)):
-            idx = np.sort(order[index * self.batch_size : (index + 1) * self.batch_size])
+        for index, idx in enumerate(self.indices(epoch)):
             batch = self.x[idx]  # (batch, H, W, C)
             if self.binarize:
                 batch = sample_binary(batch, np.random.default_rng([self.seed, epoch, index]))
@@ -103,6 +107,14 @@ class EpochBatches:
 def binarize_once(x, seed):
     """One fixed Bernoulli draw of grey images (how validation and test are scored under dynamic)."""
     return sample_binary(x, np.random.default_rng(seed))
+
+
+SCORED_SPLIT_SEED_OFFSETS = {"train": 0, "val": 1, "test": 2}
+
+
+def scored_split(x, split, seed):
+    """A split as a dynamically binarized run scores it: one fixed draw, seeded per split."""
+    return binarize_once(x, seed + SCORED_SPLIT_SEED_OFFSETS[split])
 
 
 def check_run_dir(out_dir, overwrite=False):
@@ -239,7 +251,7 @@ def _fit(model, data, config, run_dir, state, verbose, callbacks):
     dynamic = config.data.binarize == "dynamic"
     x_val, x_test = data.x_val, data.x_test
     if dynamic:  # scored on one fixed draw, so validation losses compare across epochs
-        x_val, x_test = binarize_once(x_val, tc.seed + 1), binarize_once(x_test, tc.seed + 2)
+        x_val, x_test = scored_split(x_val, "val", tc.seed), scored_split(x_test, "test", tc.seed)
     initial_epoch = state["epochs_done"] if state else 0
     batches = EpochBatches(data.x_train, tc.batch_size, tc.seed, binarize=dynamic)
     checkpoint = RunCheckpoint(run_dir, run_dir / HISTORY_FILE, state)

@@ -56,10 +56,9 @@ def cmd_evaluate(args):
     run_cfg = load_run_config(args.run)
     if run_cfg is not None and run_cfg.data.binarize == "dynamic" and args.dataset is None:
         # Trained on fresh binary draws each epoch, scored (as in training) on one fixed draw.
-        from vaekit.training import binarize_once
+        from vaekit.training import scored_split
 
-        offset = {"train": 0, "val": 1, "test": 2}[args.split]
-        x = binarize_once(x, run_cfg.train.seed + offset)
+        x = scored_split(x, args.split, run_cfg.train.seed)
     if args.limit:
         x = x[spread(len(x), args.limit)]
     if not len(x):
