@@ -64,8 +64,8 @@ class HierarchicalVAE(VAE):
         mean_z, log_var_z = self.z1_from_z2(z2, training=training)
         return mean_x + mean_z, ops.clip(log_var_x + log_var_z, LOG_VAR_MIN, LOG_VAR_MAX)
 
-    def _forward(self, x, z2_posterior, x_part, noise, training):
-        """Draw z2 then z1; return the parameters, log p(x|z)'s inputs and both KL parts."""
+    def _forward(self, z2_posterior, x_part, noise, training):
+        """Draw z2, then z1; return both, q(z1 | x, z2), p(z1 | z2) and the likelihood's params."""
         mean2, log_var2 = z2_posterior
         z2 = self.draw(mean2, log_var2, None if noise is None else noise[:, : self.latent_dim])
         mean1, log_var1 = self._z1_posterior(x_part, z2, training)
@@ -84,7 +84,7 @@ class HierarchicalVAE(VAE):
         mean2, log_var2 = self.posterior(x, training=training)
         x_part = self.z1_encoder(x, training=training)
         z2, z1, (m1, lv1), (pm1, plv1), params = self._forward(
-            x, (mean2, log_var2), x_part, None, training
+            (mean2, log_var2), x_part, None, training
         )
         # KL for z1 given z2 is analytic (two Gaussians); for z2 the prior's own (analytic or MC).
         kl_z1 = 0.5 * ops.sum(
@@ -103,7 +103,7 @@ class HierarchicalVAE(VAE):
         repeat = lambda t: ops.repeat(t, k, axis=0)  # noqa: E731  (batch * k, ...)
         mean2, log_var2 = repeat(mean2), repeat(log_var2)
         z2, z1, (m1, lv1), (pm1, plv1), params = self._forward(
-            x, (mean2, log_var2), (repeat(mean_x), repeat(log_var_x)), noise, training
+            (mean2, log_var2), (repeat(mean_x), repeat(log_var_x)), noise, training
         )
         log_px = self.likelihood.log_prob(repeat(ops.cast(x, params.dtype)), params)
         log_q = vops.diag_gaussian_log_prob(z2, mean2, log_var2) + vops.diag_gaussian_log_prob(
