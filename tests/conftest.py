@@ -25,6 +25,12 @@ def data_dir():
     return shared_data_dir()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _compile_cache(tmp_path_factory):
+    # CLI runs in subprocesses keep compiled programs here, not in the user's ~/.cache.
+    os.environ["VAEKIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("compile-cache"))
+
+
 @pytest.fixture(autouse=True)
 def _data_dir_env(monkeypatch):
     # Every test reads datasets from the shared files, never from the network.

@@ -65,3 +65,19 @@ def test_sum_event_sums_only_trailing_axes():
     x = np.ones((2, 3, 4, 5), "float32")
     assert _np(vops.sum_event(x, 3)).tolist() == [60.0, 60.0]
     assert _np(vops.sum_event(x, 1)).shape == (2, 3, 4)
+
+
+def test_softplus_is_exact_and_stable_everywhere():
+    x = np.array([-200.0, -30.0, -5.0, -1e-3, 0.0, 1e-3, 5.0, 30.0, 200.0], "float32")
+    expected = np.logaddexp(0.0, x.astype("float64"))  # float64 reference
+    np.testing.assert_allclose(_np(vops.softplus(x)), expected, rtol=2e-7, atol=1e-37)
+    np.testing.assert_allclose(_np(vops.softplus(x)), _np(ops.softplus(x)), rtol=1e-6, atol=1e-37)
+
+
+def test_flatten_event_merges_only_the_data_axes():
+    x = np.arange(2 * 3 * 4 * 5 * 1, dtype="float32").reshape(2, 3, 4, 5, 1)
+    assert _np(vops.flatten_event(x, 3)).shape == (2, 3, 20)
+    assert _np(vops.flatten_event(x[0], 3)).shape == (3, 20)
+    np.testing.assert_array_equal(_np(vops.flatten_event(x, 3))[1, 2], x[1, 2].ravel())
+    assert _np(vops.flatten_event(np.ones((4,), "float32"), 0)).shape == (4, 1)
+    np.testing.assert_allclose(_np(vops.sum_values(x.reshape(6, 20))), x.reshape(6, 20).sum(1))

@@ -72,30 +72,39 @@ def fit_fast(
     )
     model.stop_training = False
     callbacks.on_train_begin()
-    x_device = None if batches.binarize else runner.put(batches.x)
+    x_device = None if batches.binarize else runner.put(_flat(batches.x))
     for epoch in range(initial_epoch, epochs):
         callbacks.on_epoch_begin(epoch)
         model.reset_metrics()
         if batches.binarize:  # fresh binary draws each epoch: send the epoch's batches in order
             x_epoch = np.concatenate(list(batches.epoch(epoch)))
-            x_device, index = runner.put(x_epoch), np.arange(len(x_epoch), dtype="int32")
+            x_device, index = runner.put(_flat(x_epoch)), np.arange(len(x_epoch), dtype="int32")
         else:
             index = np.concatenate(batches.indices(epoch)).astype("int32")  # the batches, in order
-        full = index[: full_steps * batches.batch_size].reshape(full_steps, batches.batch_size)
-        rest = index[full_steps * batches.batch_size :]
+        index, weights, last = _batch_matrix(index, batches.batch_size, runner.pads_last_batch)
+        index_device, weights_device = runner.put(index), runner.put(weights)
         logs = {}
-        full_device = runner.put(full)
         for start in range(0, full_steps, steps_per_call):
             stop = min(start + steps_per_call, full_steps)
             callbacks.on_train_batch_begin(start)
-            runner.run(x_device, full_device, start, stop)
+            runner.run(x_device, index_device, weights_device, start, stop)
             logs = _metrics(model)
             callbacks.on_train_batch_end(stop - 1, logs)
             if model.stop_training:
                 break
-        if len(rest) and not model.stop_training:
+        if steps > full_steps and not model.stop_training:
             callbacks.on_train_batch_begin(full_steps)
-            runner.run(x_device, runner.put(rest[None, :]), 0, 1)
+            if last is None:
+                # The smaller last batch runs padded to full size with zero weights, so the
+                # compiled loop serves it too (a second shape would compile it all again). Its
+                # weighted loss is the mean over its real examples; only Keras' loss tracker
+                # counts the padded size, and is set right here.
+                real = int(weights[-1].sum())
+                with _loss_tracker_counts(model, real=real, padded=len(weights[-1])):
+                    runner.run(x_device, index_device, weights_device, full_steps, steps)
+            else:
+                ones = np.ones((1, len(last)), "float32")
+                runner.run(x_device, runner.put(last[None]), runner.put(ones), 0, 1)
             logs = _metrics(model)
             callbacks.on_train_batch_end(steps - 1, logs)
         epoch_logs = dict(logs)
@@ -112,6 +121,52 @@ def fit_fast(
             break
     callbacks.on_train_end(logs)
     return model.history
+
+
+def _flat(x):
+    """Images stored as `(n, values)`: XLA on the CPU gathers and vectorises along the last axis, and
+    one-channel images would end in an axis of size 1. Steps reshape their batch back."""
+    return np.ascontiguousarray(x.reshape(len(x), -1))
+
+
+def _batch_matrix(index, batch_size, pad):
+    """An epoch's example indices in order -> `(rows, batch_size)` indices, 0/1 weights, and the
+    smaller last batch's indices when it is not padded (else None).
+
+    With `pad`, a smaller last batch becomes a last row, filled up with the epoch's first examples
+    at weight 0 (real, finite data keep the zero-weighted terms finite).
+    """
+    steps, rest = divmod(len(index), batch_size)
+    if rest and not pad:
+        full = index[: steps * batch_size].reshape(steps, batch_size)
+        return full, np.ones(full.shape, "float32"), index[steps * batch_size :]
+    filled = np.concatenate([index, index[: (batch_size - rest) % batch_size]])
+    weights = np.ones(len(filled), "float32")
+    weights[len(index) :] = 0.0
+    return filled.reshape(-1, batch_size), weights.reshape(-1, batch_size), None
+
+
+class _loss_tracker_counts:
+    """Make Keras' loss tracker count `real` examples for a step that ran on a padded batch.
+
+    Keras weights each step's loss by the batch's leading size; a padded step would count its pad.
+    The step's own loss is recovered from the tracker's change, then re-added with the real count.
+    """
+
+    def __init__(self, model, real, padded):
+        self.tracker, self.real, self.padded = getattr(model, "_loss_tracker", None), real, padded
+
+    def __enter__(self):
+        if self.tracker is not None:
+            self.before = [float(v.numpy()) for v in (self.tracker.total, self.tracker.count)]
+
+    def __exit__(self, *exc):
+        if self.tracker is None or exc[0] is not None:
+            return
+        total, count = self.before
+        added = float(self.tracker.total.numpy()) - total  # loss * padded
+        self.tracker.total.assign(total + added * self.real / self.padded)
+        self.tracker.count.assign(count + self.real)
 
 
 def _runner(model):
@@ -131,15 +186,18 @@ def _metrics(model):
 class _JaxRunner:
     """Steps under one `jax.jit`: `fori_loop` over rows of the batch-index matrix."""
 
+    pads_last_batch = True  # one compiled shape for every batch
+
     def __init__(self, model):
         import jax
 
         self.jax, self.model = jax, model
+        shape = (-1, *model.data_shape)
 
-        def run(state, x, index, start, stop):
+        def run(state, x, index, weights, start, stop):
             def body(i, state):
-                batch = jax.numpy.take(x, index[i], axis=0)  # (batch, *data_shape)
-                _, state = model.train_step(state, (batch,))
+                batch = jax.numpy.take(x, index[i], axis=0).reshape(shape)  # (batch, *data_shape)
+                _, state = model.train_step(state, (batch, None, weights[i]))
                 return state
 
             return jax.lax.fori_loop(start, stop, body, state)
@@ -149,7 +207,7 @@ class _JaxRunner:
     def put(self, array):
         return self.jax.device_put(array)
 
-    def run(self, x, index, start, stop):
+    def run(self, x, index, weights, start, stop):
         model = self.model
         groups = (
             model.trainable_variables,
@@ -158,7 +216,7 @@ class _JaxRunner:
             model.metrics_variables,
         )
         state = tuple([v.value for v in group] for group in groups)
-        state = self._run(state, x, index, np.int32(start), np.int32(stop))
+        state = self._run(state, x, index, weights, np.int32(start), np.int32(stop))
         for group, values in zip(groups, state, strict=True):
             for variable, value in zip(group, values, strict=True):
                 variable.assign(value)
@@ -167,15 +225,18 @@ class _JaxRunner:
 class _TensorFlowRunner:
     """Steps in one XLA-compiled `tf.function` loop over rows of the batch-index matrix."""
 
+    pads_last_batch = True
+
     def __init__(self, model):
         import tensorflow as tf
 
         self.tf, self.model = tf, model
+        shape = (-1, *model.data_shape)
 
         @tf.function(jit_compile=True, reduce_retracing=True)
-        def run(x, index, start, stop):
+        def run(x, index, weights, start, stop):
             for i in tf.range(start, stop):
-                model.train_step((tf.gather(x, index[i]),))
+                model.train_step((tf.reshape(tf.gather(x, index[i]), shape), None, weights[i]))
             return stop
 
         self._run = run
@@ -183,27 +244,31 @@ class _TensorFlowRunner:
     def put(self, array):
         return self.tf.convert_to_tensor(array)
 
-    def run(self, x, index, start, stop):
-        self._run(x, index, self.tf.constant(start), self.tf.constant(stop))
+    def run(self, x, index, weights, start, stop):
+        self._run(x, index, weights, self.tf.constant(start), self.tf.constant(stop))
 
 
 class _TorchRunner:
     """An eager loop over device tensors: Keras' `train_step`, without the data adapter."""
 
+    pads_last_batch = False  # nothing to compile: the last batch runs at its own size, as in `fit`
+
     def __init__(self, model):
         import torch
 
         self.torch, self.model = torch, model
+        self.shape = (-1, *model.data_shape)
 
     def put(self, array):
         from keras.src.backend.torch.core import get_device
 
         return self.torch.as_tensor(array, device=get_device())
 
-    def run(self, x, index, start, stop):
+    def run(self, x, index, weights, start, stop):
+        # No batch is padded here, so every weight is 1 and the step goes without them.
         model = self.model
         for i in range(start, stop):
-            model.train_step((x[index[i]],))
+            model.train_step((x[index[i]].reshape(self.shape),))
 
 
 RUNNERS = {"jax": _JaxRunner, "tensorflow": _TensorFlowRunner, "torch": _TorchRunner}

@@ -46,28 +46,52 @@ def importance_sampled(model, x, num_samples=5000, *, seed=0, progress=False):
         raise ValueError(f"Expected num_samples >= 1. Received: num_samples={num_samples}")
     chunk = min(k, ROWS_PER_CHUNK)  # samples per call
     batch_size = max(1, ROWS_PER_CHUNK // chunk)  # images per call
-    step = COMPILERS[keras.backend.backend()](model)
+    step = _compiled(model)
     rng = np.random.default_rng(seed)
     out = {name: [] for name in ("log_likelihood", "elbo", "reconstruction", "kl")}
     bar = keras.utils.Progbar(len(x), unit_name="image") if progress and len(x) else None
-    for start in range(0, len(x), batch_size):
-        xb = x[start : start + batch_size]
-        lse = np.full(len(xb), -np.inf)
-        sum_log_px, sum_kl = np.zeros(len(xb)), np.zeros(len(xb))
-        for done in range(0, k, chunk):
-            c = min(chunk, k - done)
-            noise = rng.standard_normal((len(xb) * c, model.noise_dim), dtype="float32")
-            log_px, kl = (ops.convert_to_numpy(t).astype("float64") for t in step(xb, noise, c))
-            lse = np.logaddexp(lse, np.logaddexp.reduce(log_px - kl, axis=1))  # running over chunks
-            sum_log_px += log_px.sum(axis=1)
-            sum_kl += kl.sum(axis=1)
-        out["log_likelihood"].append(lse - math.log(k))
-        out["elbo"].append((sum_log_px - sum_kl) / k)
-        out["reconstruction"].append(-sum_log_px / k)
-        out["kl"].append(sum_kl / k)
-        if bar is not None:
-            bar.update(min(start + batch_size, len(x)))
+
+    def calls():  # every call in order: (first image, images, its pending result, last of them?)
+        for start in range(0, len(x), batch_size):
+            xb = x[start : start + batch_size]
+            for done in range(0, k, chunk):
+                c = min(chunk, k - done)
+                noise = rng.standard_normal((len(xb) * c, model.noise_dim), dtype="float32")
+                yield start, len(xb), step(xb, noise, c), done + c == k
+
+    # Each call is issued before the previous one is read, so the backend computes (JAX and
+    # TensorFlow dispatch asynchronously) while the host draws noise and sums results.
+    pending = calls()
+    previous = next(pending, None)
+    lse = sum_log_px = sum_kl = None
+    while previous is not None:
+        current = next(pending, None)
+        start, n, result, last = previous
+        if lse is None:  # the first call of a batch of images
+            lse, sum_log_px, sum_kl = np.full(n, -np.inf), np.zeros(n), np.zeros(n)
+        log_px, kl = (ops.convert_to_numpy(t).astype("float64") for t in result)
+        lse = np.logaddexp(lse, np.logaddexp.reduce(log_px - kl, axis=1))  # running over chunks
+        sum_log_px += log_px.sum(axis=1)
+        sum_kl += kl.sum(axis=1)
+        if last:
+            out["log_likelihood"].append(lse - math.log(k))
+            out["elbo"].append((sum_log_px - sum_kl) / k)
+            out["reconstruction"].append(-sum_log_px / k)
+            out["kl"].append(sum_kl / k)
+            lse = sum_log_px = sum_kl = None
+            if bar is not None:
+                bar.update(start + n)
+        previous = current
     return {name: np.concatenate(v) if v else np.zeros(0, "float64") for name, v in out.items()}
+
+
+def _compiled(model):
+    """The model's compiled `log_weights` step, kept on it so later evaluations reuse it."""
+    cached = getattr(model, "_vaekit_scorer", None)
+    if cached is None:
+        cached = COMPILERS[keras.backend.backend()](model)
+        model._vaekit_scorer = cached
+    return cached
 
 
 # One compiled `(x, noise, k) -> model.log_weights(...)` per backend (k is static: a new k compiles anew).

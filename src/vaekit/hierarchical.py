@@ -105,12 +105,12 @@ class HierarchicalVAE(VAE):
         z2, z1, (m1, lv1), (pm1, plv1), params = self._forward(
             (mean2, log_var2), (repeat(mean_x), repeat(log_var_x)), noise, training
         )
-        log_px = self.likelihood.log_prob(repeat(ops.cast(x, params.dtype)), params)
+        log_px = self.log_px_draws(x, params, k)  # (batch, k)
         log_q = vops.diag_gaussian_log_prob(z2, mean2, log_var2) + vops.diag_gaussian_log_prob(
             z1, m1, lv1
         )
         log_p = self.prior.log_prob(z2) + vops.diag_gaussian_log_prob(z1, pm1, plv1)
-        return ops.reshape(log_px, (-1, k)), ops.reshape(log_q - log_p, (-1, k))
+        return log_px, ops.reshape(log_q - log_p, (-1, k))
 
     def decode_params(self, z):
         # A top-level latent decodes with z1 at the mean of p(z1 | z2).

@@ -22,8 +22,9 @@ import math
 import keras
 from keras import ops
 
+from vaekit import ops as vops
 from vaekit.errors import ConfigError
-from vaekit.ops import LOG_2PI, sum_event
+from vaekit.ops import LOG_2PI
 
 # Learned log-scales are clipped here so densities stay finite: exp(-7) ~ 1e-3 is below the 1/255
 # quantisation step of 8-bit data; exp(5) ~ 148 is far wider than the [0, 1] data range.
@@ -56,6 +57,10 @@ class Likelihood:
         """log p(x | params), summed over the trailing `event_ndim` axes: shape `(batch,)`."""
         raise NotImplementedError
 
+    def _flat(self, tensor, dtype=None):
+        """A data-shaped tensor with its event axes merged into one (see `ops.flatten_event`)."""
+        return vops.flatten_event(ops.convert_to_tensor(tensor, dtype=dtype), self.event_ndim)
+
     def mean(self, params):
         """The data-shaped mean (what pictures show)."""
         raise NotImplementedError
@@ -85,9 +90,9 @@ class Bernoulli(Likelihood):
 
     def log_prob(self, x, params):
         # x * log(sigmoid(l)) + (1 - x) * log(1 - sigmoid(l)) == x * l - softplus(l), stable for any l.
-        params = ops.convert_to_tensor(params)
-        x = ops.convert_to_tensor(x, dtype=params.dtype)
-        return sum_event(x * params - ops.softplus(params), self.event_ndim)
+        params = self._flat(params)
+        x = self._flat(x, params.dtype)
+        return vops.sum_values(x * params - vops.softplus(params))
 
     def mean(self, params):
         return ops.sigmoid(params)
@@ -122,10 +127,10 @@ class Gaussian(Likelihood):
         self.scale = scale
 
     def log_prob(self, x, params):
-        params = ops.convert_to_tensor(params)
-        x = ops.convert_to_tensor(x, dtype=params.dtype)
+        params = self._flat(params)
+        x = self._flat(x, params.dtype)
         sq = ops.square((x - params) / self.scale)
-        return sum_event(-0.5 * (sq + LOG_2PI) - math.log(self.scale), self.event_ndim)
+        return vops.sum_values(-0.5 * (sq + LOG_2PI) - math.log(self.scale))
 
     def mean(self, params):
         return ops.convert_to_tensor(params)
@@ -169,10 +174,10 @@ class GaussianLearnedScale(Likelihood):
     params_per_value = 2
 
     def log_prob(self, x, params):
-        mean, log_scale = _split_mean_log_scale(params)
-        x = ops.convert_to_tensor(x, dtype=mean.dtype)
+        mean, log_scale = map(self._flat, _split_mean_log_scale(params))
+        x = self._flat(x, mean.dtype)
         sq = ops.square(x - mean) * ops.exp(-2.0 * log_scale)
-        return sum_event(-0.5 * (sq + LOG_2PI) - log_scale, self.event_ndim)
+        return vops.sum_values(-0.5 * (sq + LOG_2PI) - log_scale)
 
     def mean(self, params):
         return _split_mean_log_scale(params)[0]
@@ -210,14 +215,14 @@ class DiscretizedLogistic(Likelihood):
     levels = 256
 
     def log_prob(self, x, params):
-        mean, log_scale = _split_mean_log_scale(params)
-        x = ops.convert_to_tensor(x, dtype=mean.dtype)
+        mean, log_scale = map(self._flat, _split_mean_log_scale(params))
+        x = self._flat(x, mean.dtype)
         half_bin = 0.5 / (self.levels - 1)
         inv_scale = ops.exp(-log_scale)
         upper = inv_scale * (x - mean + half_bin)  # logistic argument at the bin's upper edge
         lower = inv_scale * (x - mean - half_bin)
-        log_cdf_upper = -ops.softplus(-upper)  # log CDF(x + h) = log sigmoid(upper)
-        log_sf_lower = -ops.softplus(lower)  # log(1 - CDF(x - h))
+        log_cdf_upper = -vops.softplus(-upper)  # log CDF(x + h) = log sigmoid(upper)
+        log_sf_lower = -vops.softplus(lower)  # log(1 - CDF(x - h))
         # Interior bins: sigmoid(u) - sigmoid(l) = sigmoid(u) (1 - sigmoid(l)) (1 - exp(l - u)), exact.
         # Every factor is taken in log space, so tiny probabilities (far tails, sharp scales) keep their
         # value instead of rounding to log(0) = -inf; u - l is computed directly, not by cancellation.
@@ -226,7 +231,7 @@ class DiscretizedLogistic(Likelihood):
         log_p = ops.where(
             x < half_bin, log_cdf_upper, ops.where(x > 1.0 - half_bin, log_sf_lower, log_mass)
         )
-        return sum_event(log_p, self.event_ndim)
+        return vops.sum_values(log_p)
 
     def mean(self, params):
         return ops.clip(_split_mean_log_scale(params)[0], 0.0, 1.0)

@@ -160,10 +160,17 @@ class VAE(keras.Model):
         log_var_k = ops.repeat(log_var, k, axis=0)
         z = self.draw(mean_k, log_var_k, noise)
         params = self.decoder(z, training=training)  # (batch * k, *param_shape)
-        x_k = ops.repeat(ops.cast(x, params.dtype), k, axis=0)
-        log_px = self.likelihood.log_prob(x_k, params)  # (batch * k,)
         kl = vops.diag_gaussian_log_prob(z, mean_k, log_var_k) - self.prior.log_prob(z)
-        return ops.reshape(log_px, (-1, k)), ops.reshape(kl, (-1, k))
+        return self.log_px_draws(x, params, k), ops.reshape(kl, (-1, k))
+
+    def log_px_draws(self, x, params, k):
+        """log p(x_b | z_bj) `(batch, k)` from decoder outputs `(batch * k, ...)` of k draws each.
+
+        Each image is broadcast against its k decodings rather than repeated k times.
+        """
+        params = ops.reshape(params, (-1, k, *params.shape[1:]))  # (batch, k, *param_shape)
+        x = ops.expand_dims(ops.cast(x, params.dtype), 1)  # (batch, 1, *data_shape)
+        return self.likelihood.log_prob(x, params)
 
     def decode_params(self, z):
         """The likelihood's parameters for latents `z` (a hierarchical model fills in the rest)."""
@@ -174,6 +181,15 @@ class VAE(keras.Model):
         return self.beta * self.kl_scale if training else self.beta
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if sample_weight is not None:  # weights (batch,) or (batch, 1): a weighted batch mean
+            sample_weight = ops.reshape(sample_weight, (-1,))
+
+        def batch_mean(values):
+            if sample_weight is None:
+                return ops.mean(values)
+            weights = ops.cast(sample_weight, values.dtype)
+            return ops.sum(values * weights) / ops.maximum(ops.sum(weights), 1e-12)
+
         if self.iw_samples > 1:  # the IWAE bound: log of the mean of K importance weights
             log_px, kl = self.log_weights(x, self.iw_samples, training=training)  # (batch, K)
             per_example = -vops.log_mean_exp(log_px - self.kl_weight(training) * kl, axis=1)
@@ -188,14 +204,9 @@ class VAE(keras.Model):
                 # Free bits (Kingma et al. 2016): the batch's mean KL is not pushed below
                 # free_bits nats per latent dimension, so units are not switched off early.
                 floor = self.free_bits * self.latent_dim
-                kl_term = kl + ops.maximum(floor - ops.mean(kl), 0.0)
+                kl_term = kl + ops.maximum(floor - batch_mean(kl), 0.0)
             per_example = reconstruction + self.kl_weight(training) * kl_term  # (batch,)
-        if sample_weight is not None:
-            # A weighted mean over the batch (weights (batch,) or (batch, 1)).
-            sample_weight = ops.reshape(ops.cast(sample_weight, per_example.dtype), (-1,))
-            loss = ops.sum(per_example * sample_weight) / ops.maximum(ops.sum(sample_weight), 1e-12)
-        else:
-            loss = ops.mean(per_example)
+        loss = batch_mean(per_example)
         self.reconstruction_tracker.update_state(reconstruction, sample_weight=sample_weight)
         self.kl_tracker.update_state(kl, sample_weight=sample_weight)
         if self.losses:  # weight regularizers or add_loss terms of the encoder / decoder

@@ -6,6 +6,7 @@ and PyTorch. Densities are log-densities in nats, summed over the event axis giv
 
 import math
 
+import keras
 from keras import ops
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -30,6 +31,33 @@ def kl_diag_gaussian_standard_normal(mean, log_var, axis=-1):
     return 0.5 * ops.sum(ops.exp(log_var) + ops.square(mean) - 1.0 - log_var, axis=axis)
 
 
+def softplus(x):
+    """log(1 + exp(x)), stable for any x: max(x, 0) + log1p(exp(-|x|)).
+
+    The same function as `keras.ops.softplus`, written with plain elementwise ops: JAX's own
+    softplus (`logaddexp` with a custom derivative and a NaN guard) keeps XLA on the CPU from
+    fusing and vectorising it, and it made the Bernoulli loss a third of a seed training step.
+    """
+    x = ops.convert_to_tensor(x)
+    return ops.maximum(x, 0.0) + ops.log1p(ops.exp(-ops.abs(x)))
+
+
+def sum_values(x):
+    """Sum over the last axis of elementwise log-terms, computed in full before they are summed.
+
+    On JAX this puts an optimization barrier between the terms and the sum: XLA on the CPU would
+    otherwise fuse transcendental maths (exp, log1p) into the reduction loop, where it is not
+    vectorised. Scoring the seed decoder's 2,500 x 784 logits ran 2.5x faster with it. Elsewhere it
+    is a plain sum.
+    """
+    x = ops.convert_to_tensor(x)
+    if keras.backend.backend() == "jax":
+        import jax
+
+        x = jax.lax.optimization_barrier(x)
+    return ops.sum(x, axis=-1)
+
+
 def log_mean_exp(x, axis=-1):
     """log(mean(exp(x))) along `axis`, computed stably."""
     x = ops.convert_to_tensor(x)
@@ -41,8 +69,27 @@ def sum_event(x, event_ndim):
     """Sum over the trailing `event_ndim` axes (the data axes), keeping batch/sample axes."""
     if event_ndim == 0:
         return x
-    axes = tuple(range(-event_ndim, 0))
-    return ops.sum(x, axis=axes)
+    return ops.sum(flatten_event(x, event_ndim), axis=-1)
+
+
+def flatten_event(x, event_ndim):
+    """`x` with its trailing `event_ndim` axes merged into one: `(..., H, W, C)` -> `(..., H*W*C)`.
+
+    Likelihoods score values elementwise, so they work on this view. It matters for speed: XLA on
+    the CPU vectorises along the last axis, and images with one channel end in an axis of size 1,
+    which left the elementwise maths of the loss scalar (4x slower on a seed training step).
+    """
+    x = ops.convert_to_tensor(x)
+    if event_ndim == 0:
+        return ops.expand_dims(x, -1)
+    lead, event = x.shape[:-event_ndim], x.shape[-event_ndim:]
+    size = math.prod(event) if None not in event else -1
+    if len(lead) == 1:
+        return ops.reshape(x, (-1, size))
+    if None in lead or size == -1:
+        shape = ops.shape(x)
+        return ops.reshape(x, (*shape[:-event_ndim], -1))
+    return ops.reshape(x, (*lead, size))
 
 
 def _tensors(*arrays):

@@ -73,9 +73,49 @@ def select_backend(name=None):
         )
     os.environ["KERAS_BACKEND"] = name
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's Python-side start-up chatter
+    cache = compile_cache_dir(name)
+    if cache and name == "tensorflow":  # read by TensorFlow at import
+        flags = os.environ.get("TF_XLA_FLAGS", "")
+        if "tf_xla_persistent_cache_directory" not in flags:
+            os.environ["TF_XLA_FLAGS"] = (
+                f"{flags} --tf_xla_persistent_cache_directory={cache}".strip()
+            )
     with _stderr_silenced(name == "tensorflow"):
         import keras  # noqa: F401
+    if cache and name == "jax":
+        import jax
+
+        if not jax.config.jax_compilation_cache_dir:  # a user's own setting wins
+            jax.config.update("jax_compilation_cache_dir", cache)
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     return name
+
+
+def compile_cache_dir(backend):
+    """Where compiled XLA programs are kept between runs, or None when the cache is off.
+
+    Compiling the training loop is most of a short run's start-up (about 4 s on JAX, 40 s on
+    TensorFlow with XLA); programs are keyed by their contents, so a later run of the same model
+    and batch size loads them instead. `VAEKIT_CACHE_DIR` moves the cache (default
+    `$XDG_CACHE_HOME/vaekit`, else `~/.cache/vaekit`); `VAEKIT_COMPILE_CACHE=0` turns it off.
+    PyTorch runs eagerly and has nothing to cache.
+    """
+    if backend == "torch" or os.environ.get("VAEKIT_COMPILE_CACHE", "1").lower() in (
+        "0",
+        "off",
+        "no",
+    ):
+        return None
+    root = os.environ.get("VAEKIT_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "vaekit",
+    )
+    path = os.path.join(root, f"xla-{backend}")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return None  # an unwritable cache only costs speed
+    return path if os.access(path, os.W_OK) else None
 
 
 @contextlib.contextmanager
@@ -126,4 +166,4 @@ def main(argv=None):
         return 1
 
 
-__all__ = ["main", "build_parser", "select_backend"]
+__all__ = ["main", "build_parser", "select_backend", "compile_cache_dir"]
