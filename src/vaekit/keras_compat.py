@@ -1,4 +1,8 @@
-"""Keeping Keras from importing TensorFlow when TensorFlow is not the backend.
+"""Where vaekit works around a backend's quirks: the one place the backend split lives.
+
+`materialized` keeps XLA on JAX from fusing elementwise maths into a reduction.
+
+The rest keeps Keras from importing TensorFlow when TensorFlow is not the backend.
 
 Keras probes `tensorflow` lazily in backend-neutral code: `keras.utils.set_random_seed` seeds it whenever
 it is installed, and `model.save` checks every serialized object against `tf.TensorShape`. Either probe
@@ -36,3 +40,17 @@ def set_seed(seed):
     """`keras.utils.set_random_seed` (Python, NumPy, Keras, torch), seeding TF only if it is loaded."""
     with tensorflow_unprobed():
         keras.utils.set_random_seed(seed)
+
+
+def materialized(x):
+    """`x`, computed in full before whatever consumes it (an optimization barrier on JAX).
+
+    JAX hands XLA one program, and XLA's CPU backend fuses elementwise producers into a reduction
+    loop that it does not vectorise. TensorFlow (whose XLA clusters are smaller) and PyTorch (eager)
+    get `x` unchanged.
+    """
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.lax.optimization_barrier(x)
+    return x
