@@ -196,3 +196,64 @@ def test_cosine_schedule_and_early_stop_logic():
     assert not stop.model.stop_training
     stop.on_epoch_end(4)  # epoch 5 done: 2 epochs without improvement
     assert stop.model.stop_training and stop.stopped_epoch == 5
+
+
+@pytest.mark.parametrize("preset", ["seed", "hvae_vampprior"])
+def test_training_noise_is_the_draw_call_makes(preset):
+    """`call(x, noise=training_noise(n))` is the step `call(x)` takes: the traced PyTorch engine
+    feeds the samplers' draws in as inputs."""
+    from vaekit.engine import _is_seed_state
+
+    model = build_vae((6, 6, 1), preset, seed=3, hidden_units=[8], latent_dim=2)
+    x = (np.random.default_rng(0).random((5, 6, 6, 1)) < 0.5).astype("float32")
+    seeds = [v for v in model.non_trainable_variables if _is_seed_state(v)]
+    start = [keras.ops.convert_to_numpy(v) for v in seeds]
+    drawn = model(x, training=True)
+    for v, value in zip(seeds, start, strict=True):
+        v.assign(value)
+    given = model(x, training=True, noise=model.training_noise(len(x)))
+    for key in ("z", "params"):
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(drawn[key]),
+            keras.ops.convert_to_numpy(given[key]),
+            atol=1e-6,
+        )
+
+
+def test_only_models_a_trace_reproduces_are_traced(data):
+    from keras import layers
+
+    from vaekit.engine import _traceable
+    from vaekit.model import VAE
+
+    assert _traceable(_model(data.shape[1:]))
+    assert not _traceable(_model(data.shape[1:], iw_samples=2))  # draws inside the loss
+    inputs = keras.Input(data.shape[1:])
+    h = layers.Dropout(0.2, seed=1)(layers.Flatten()(inputs))  # randomness of its own
+    encoder = keras.Model(inputs, [layers.Dense(3)(h), layers.Dense(3)(h)])
+    z = keras.Input((3,))
+    decoder = keras.Model(z, layers.Reshape(data.shape[1:])(layers.Dense(36)(z)))
+    model = VAE(encoder, decoder, seed=0)
+    model.compile(optimizer="adam")
+    assert not _traceable(model)
+
+
+def test_hierarchical_and_other_optimizers_match_plain_fit(data):
+    """The fast engine with a two-layer model, and with an optimizer other than plain Adam (which
+    the PyTorch engine then applies through Keras), ends where `fit` ends."""
+    batches = EpochBatches(data[:96], 32, seed=1)
+    for preset, optimizer in (("hvae_vampprior", "adam"), ("seed", "rmsprop")):
+        models = []
+        for _ in range(2):
+            keras.utils.set_random_seed(0)
+            model = build_vae(data.shape[1:], preset, seed=0, hidden_units=[8], latent_dim=2)
+            jit = True if keras.backend.backend() == "tensorflow" else "auto"
+            model.compile(optimizer=optimizer, jit_compile=jit)
+            models.append(model)
+        plain, fast = models
+        plain.fit(
+            batches.stream(0), steps_per_epoch=len(batches), epochs=2, shuffle=False, verbose=0
+        )
+        fit_fast(fast, batches, epochs=2, verbose=0)
+        for a, b in zip(plain.get_weights(), fast.get_weights(), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)

@@ -80,11 +80,16 @@ class HierarchicalVAE(VAE):
         params = self.decoder(ops.concatenate([z1, z2], axis=-1), training=training)
         return z2, z1, (mean1, log_var1), (prior_mean1, prior_log_var1), params
 
-    def call(self, x, training=False):
+    def training_noise(self, batch_size):
+        z2 = self.sampler.noise((batch_size, self.latent_dim))
+        z1 = self.sampler_z1.noise((batch_size, self.z1_dim))
+        return ops.concatenate([z2, z1], axis=-1)
+
+    def call(self, x, training=False, noise=None):
         mean2, log_var2 = self.posterior(x, training=training)
         x_part = self.z1_encoder(x, training=training)
         z2, z1, (m1, lv1), (pm1, plv1), params = self._forward(
-            (mean2, log_var2), x_part, None, training
+            (mean2, log_var2), x_part, noise, training
         )
         # KL for z1 given z2 is analytic (two Gaussians); for z2 the prior's own (analytic or MC).
         kl_z1 = 0.5 * ops.sum(

@@ -39,8 +39,12 @@ class GaussianSampler(keras.layers.Layer):
         self.built = True
 
     def call(self, mean, log_var):
-        eps = keras.random.normal(ops.shape(mean), seed=self.seed_generator, dtype=mean.dtype)
+        eps = self.noise(ops.shape(mean), mean.dtype)
         return mean + ops.exp(0.5 * log_var) * eps
+
+    def noise(self, shape, dtype="float32"):
+        """The N(0, I) draw `call` takes for a `mean` of `shape` (and advances the seed state)."""
+        return keras.random.normal(shape, seed=self.seed_generator, dtype=dtype)
 
     def compute_output_shape(self, mean_shape, log_var_shape=None):
         return mean_shape

@@ -129,9 +129,14 @@ class VAE(keras.Model):
         # from the clipped side instead of turning the loss into inf / NaN.
         return mean, ops.clip(log_var, LOG_VAR_MIN, LOG_VAR_MAX)
 
-    def call(self, x, training=False):
+    def training_noise(self, batch_size):
+        """The N(0, I) values `call` would draw for a batch, `(batch, noise_dim)`, from the model's
+        own samplers: `call(x, noise=training_noise(len(x)))` is the same step as `call(x)`."""
+        return self.sampler.noise((batch_size, self.latent_dim))
+
+    def call(self, x, training=False, noise=None):
         mean, log_var = self.posterior(x, training=training)  # (batch, latent) each
-        z = self.sampler(mean, log_var)  # (batch, latent)
+        z = self.draw(mean, log_var, noise)  # (batch, latent)
         params = self.decoder(z, training=training)  # (batch, *param_shape)
         return {"mean": mean, "log_var": log_var, "z": z, "params": params}
 
