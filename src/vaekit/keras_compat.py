@@ -1,6 +1,7 @@
 """Where vaekit works around a backend's quirks: the one place the backend split lives.
 
-`materialized` keeps XLA on JAX from fusing elementwise maths into a reduction.
+`materialized` keeps XLA on JAX from fusing elementwise maths into a reduction; `eager_backend` says
+when maths runs op by op (PyTorch), where fused kernels beat XLA-friendly rewrites.
 
 The rest keeps Keras from importing TensorFlow when TensorFlow is not the backend.
 
@@ -54,3 +55,8 @@ def materialized(x):
 
         return jax.lax.optimization_barrier(x)
     return x
+
+
+def eager_backend():
+    """True on PyTorch, whose ops run one by one (no XLA to fuse a composite expression)."""
+    return keras.backend.backend() == "torch"
