@@ -7,12 +7,13 @@ compiled call with each backend's own means:
 
 - JAX: a `jax.jit`-compiled `lax.fori_loop` over the epoch's batches;
 - TensorFlow: an XLA-compiled `tf.function` loop;
-- PyTorch: an eager loop over device tensors, free of the data adapter and per-step callbacks.
+- PyTorch: a loop replaying a `torch.jit.trace` of the forward pass and loss (see `_TorchRunner`).
 
-Each step is Keras' own `train_step`, so the loss, the optimizer update and the metrics are those of
-`fit`, and the batches are those of `EpochBatches` (the data order depends only on seed, epoch and
-batch index). Loop bounds are runtime values, so one compilation serves every chunk of full batches;
-an epoch's smaller last batch compiles once more.
+On JAX and TensorFlow each step is Keras' own `train_step`, so the loss, the optimizer update and the
+metrics are those of `fit`; on PyTorch the traced step computes the same things (tests hold the
+weights equal). The batches are those of `EpochBatches` (the data order depends only on seed, epoch
+and batch index). Loop bounds are runtime values and an epoch's smaller last batch runs padded to
+full size with zero-weighted rows, so one compilation serves the whole run.
 
 Callbacks are honoured at call granularity: `on_train_batch_end` after each call (the progress bar,
 the NaN check and Ctrl-C act there), `on_epoch_end` with validation figures after each epoch.
