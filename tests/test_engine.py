@@ -61,6 +61,18 @@ def test_fast_engine_matches_plain_fit(data):
     assert a == pytest.approx(b, rel=1e-3)
 
 
+def test_a_dataset_smaller_than_a_batch(data):
+    """5 examples, batch 32: the one (padded) batch is those 5, as in `fit`."""
+    batches = EpochBatches(data[:5], 32, seed=0)
+    plain = _model(data.shape[1:])
+    expected = plain.fit(batches.stream(0), steps_per_epoch=1, epochs=2, shuffle=False, verbose=0)
+    fast = _model(data.shape[1:])
+    history = fit_fast(fast, batches, epochs=2, verbose=0)
+    for a, b in zip(plain.get_weights(), fast.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(history.history["loss"], expected.history["loss"], rtol=1e-4)
+
+
 def test_dynamic_binarization_batches_match(data):
     grey = np.random.default_rng(1).random((100, 6, 6, 1)).astype("float32")
     batches = EpochBatches(grey, 32, seed=2, binarize=True)

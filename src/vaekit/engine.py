@@ -141,7 +141,8 @@ def _batch_matrix(index, batch_size, pad):
     if rest and not pad:
         full = index[: steps * batch_size].reshape(steps, batch_size)
         return full, np.ones(full.shape, "float32"), index[steps * batch_size :]
-    filled = np.concatenate([index, index[: (batch_size - rest) % batch_size]])
+    size = math.ceil(len(index) / batch_size) * batch_size
+    filled = np.resize(index, size)  # index, then repeated from its start (a batch may outsize it)
     weights = np.ones(len(filled), "float32")
     weights[len(index) :] = 0.0
     return filled.reshape(-1, batch_size), weights.reshape(-1, batch_size), None
