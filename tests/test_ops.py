@@ -61,12 +61,6 @@ def test_log_mean_exp_is_stable_and_correct():
     np.testing.assert_allclose(out, [1000.0 + math.log(2.0), -5.0], rtol=1e-6)
 
 
-def test_sum_event_sums_only_trailing_axes():
-    x = np.ones((2, 3, 4, 5), "float32")
-    assert _np(vops.sum_event(x, 3)).tolist() == [60.0, 60.0]
-    assert _np(vops.sum_event(x, 1)).shape == (2, 3, 4)
-
-
 def test_softplus_is_exact_and_stable_everywhere():
     x = np.array([-200.0, -30.0, -5.0, -1e-3, 0.0, 1e-3, 5.0, 30.0, 200.0], "float32")
     expected = np.logaddexp(0.0, x.astype("float64"))  # float64 reference

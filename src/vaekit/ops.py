@@ -62,31 +62,22 @@ def log_mean_exp(x, axis=-1):
     return ops.logsumexp(x, axis=axis) - ops.log(n)
 
 
-def sum_event(x, event_ndim):
-    """Sum over the trailing `event_ndim` axes (the data axes), keeping batch/sample axes."""
-    if event_ndim == 0:
-        return x
-    return ops.sum(flatten_event(x, event_ndim), axis=-1)
-
-
 def flatten_event(x, event_ndim):
     """`x` with its trailing `event_ndim` axes merged into one: `(..., H, W, C)` -> `(..., H*W*C)`.
 
     Likelihoods score values elementwise, so they work on this view. It matters for speed: XLA on
     the CPU vectorises along the last axis, and images with one channel end in an axis of size 1,
-    which left the elementwise maths of the loss scalar (4x slower on a seed training step).
+    which left the elementwise maths of the loss scalar (3.5x slower).
     """
     x = ops.convert_to_tensor(x)
     if event_ndim == 0:
         return ops.expand_dims(x, -1)
     lead, event = x.shape[:-event_ndim], x.shape[-event_ndim:]
-    size = math.prod(event) if None not in event else -1
+    if None in event or (len(lead) > 1 and None in lead):  # sizes known only at run time
+        return ops.reshape(x, (*ops.shape(x)[:-event_ndim], -1))
     if len(lead) == 1:
-        return ops.reshape(x, (-1, size))
-    if None in lead or size == -1:
-        shape = ops.shape(x)
-        return ops.reshape(x, (*shape[:-event_ndim], -1))
-    return ops.reshape(x, (*lead, size))
+        return ops.reshape(x, (-1, math.prod(event)))
+    return ops.reshape(x, (*lead, math.prod(event)))
 
 
 def _tensors(*arrays):
