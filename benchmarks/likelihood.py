@@ -158,7 +158,9 @@ def main():
     p.add_argument("-k", type=int, default=5000, help="importance samples of the test NLL")
     p.add_argument("--epochs-scale", type=float, default=1.0)
     p.add_argument(
-        "--test-limit", type=int, help="score only the first N test images (quicker, noisier)"
+        "--test-limit",
+        type=int,
+        help="score N test images spread over the split (quicker, noisier)",
     )
     p.add_argument("--write", action="store_true", help="update the table in BENCHMARKS.md")
     args = p.parse_args()

@@ -60,3 +60,22 @@ def test_sampler_config_round_trip_and_bad_seed():
     assert clone.seed == 5 and clone.name == "s"
     with pytest.raises(ValueError, match="seed"):
         GaussianSampler(seed="abc")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("seed", [1234, 2**31 - 2])  # the second: the third draw's seed sum wraps
+def test_seeded_normal_is_keras_draw(dtype, seed):
+    """`keras_compat.seeded_normal` (a direct draw on eager PyTorch) gives Keras' values and leaves
+    the generator's state where Keras leaves it, draw after draw."""
+    from vaekit.keras_compat import seeded_normal
+
+    ours, theirs = keras.random.SeedGenerator(seed), keras.random.SeedGenerator(seed)
+    for shape in [(3, 4), (5,), (2, 3, 2)]:
+        a = seeded_normal(shape, ours, dtype=dtype)
+        b = keras.random.normal(shape, seed=theirs, dtype=dtype)
+        assert keras.backend.standardize_dtype(a.dtype) == dtype
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(ours.state.value),
+            keras.ops.convert_to_numpy(theirs.state.value),
+        )

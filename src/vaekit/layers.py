@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from vaekit import keras_compat
+
 
 @keras.saving.register_keras_serializable(package="vaekit")
 class GaussianSampler(keras.layers.Layer):
@@ -44,7 +46,7 @@ class GaussianSampler(keras.layers.Layer):
 
     def noise(self, shape, dtype="float32"):
         """The N(0, I) draw `call` takes for a `mean` of `shape` (and advances the seed state)."""
-        return keras.random.normal(shape, seed=self.seed_generator, dtype=dtype)
+        return keras_compat.seeded_normal(shape, self.seed_generator, dtype=dtype)
 
     def compute_output_shape(self, mean_shape, log_var_shape=None):
         return mean_shape

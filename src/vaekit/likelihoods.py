@@ -92,7 +92,7 @@ class Bernoulli(Likelihood):
         # x * log(sigmoid(l)) + (1 - x) * log(1 - sigmoid(l)) == x * l - softplus(l), stable for any l.
         params = self._flat(params)
         x = self._flat(x, params.dtype)
-        return vops.sum_values(x * params - vops.softplus(params))
+        return vops.sum_values(vops.bernoulli_log_terms(x, params))
 
     def mean(self, params):
         return ops.sigmoid(params)
