@@ -269,3 +269,28 @@ def test_hierarchical_and_other_optimizers_match_plain_fit(data):
         fit_fast(fast, batches, epochs=2, verbose=0)
         for a, b in zip(plain.get_weights(), fast.get_weights(), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("preset", ["conv", "resconv_vampprior"])
+def test_convolutional_models_match_plain_fit(data, preset):
+    """Convolutional models (one compiled step per batch on JAX and TensorFlow, whose XLA loops
+    slow convolutions tenfold) end where `fit` ends."""
+    from vaekit.engine import _has_convolutions
+
+    batches = EpochBatches(data[:72], 32, seed=2)  # 2 full batches and a padded one of 8
+    models = []
+    for _ in range(2):
+        keras.utils.set_random_seed(0)
+        model = build_vae(data.shape[1:], preset, seed=0, hidden_units=[4], latent_dim=2)
+        jit = True if keras.backend.backend() == "tensorflow" else "auto"
+        model.compile(optimizer=keras.optimizers.Adam(2e-3), jit_compile=jit)
+        models.append(model)
+    plain, fast = models
+    assert _has_convolutions(fast) and not _has_convolutions(_model(data.shape[1:]))
+    expected = plain.fit(
+        batches.stream(0), steps_per_epoch=len(batches), epochs=2, shuffle=False, verbose=0
+    )
+    history = fit_fast(fast, batches, epochs=2, verbose=0)
+    for a, b in zip(plain.get_weights(), fast.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(history.history["loss"], expected.history["loss"], rtol=1e-4)

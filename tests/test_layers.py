@@ -79,3 +79,49 @@ def test_seeded_normal_is_keras_draw(dtype, seed):
             keras.ops.convert_to_numpy(ours.state.value),
             keras.ops.convert_to_numpy(theirs.state.value),
         )
+
+
+@pytest.mark.parametrize(
+    "kernel_size, strides, size",
+    [
+        (3, 2, (7, 7)),
+        (4, 2, (4, 5)),
+        (5, 2, (3, 3)),
+        (1, 2, (4, 4)),
+        (3, 3, (3, 4)),
+        ((3, 2), (2, 1), (5, 4)),
+        (2, 1, (4, 4)),
+    ],
+)
+def test_subpixel_transposed_convolution_is_conv2d_transpose(kernel_size, strides, size):
+    """The same weights give `Conv2DTranspose(padding="same")`'s output: kernels smaller than,
+    equal to and larger than the stride, odd sizes, per-axis strides."""
+    from vaekit.layers import SubpixelConv2DTranspose
+
+    x = np.random.default_rng(0).normal(size=(2, *size, 3)).astype("float32")
+    reference = keras.layers.Conv2DTranspose(4, kernel_size, strides=strides, padding="same")
+    expected = ops.convert_to_numpy(reference(x))
+    layer = SubpixelConv2DTranspose(4, kernel_size, strides=strides, activation="relu")
+    layer.build(x.shape)
+    assert [w.shape for w in layer.get_weights()] == [w.shape for w in reference.get_weights()]
+    layer.set_weights(reference.get_weights())
+    got = ops.convert_to_numpy(layer(x))
+    np.testing.assert_allclose(got, np.maximum(expected, 0), atol=1e-5)
+    assert layer.compute_output_shape(x.shape) == got.shape
+
+
+def test_subpixel_transposed_convolution_round_trips_and_checks_arguments(tmp_path):
+    from vaekit.layers import SubpixelConv2DTranspose
+
+    inputs = keras.Input((5, 5, 2))
+    model = keras.Model(inputs, SubpixelConv2DTranspose(3, 3, strides=2, activation="tanh")(inputs))
+    path = str(tmp_path / "up.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    x = np.random.default_rng(1).normal(size=(2, 5, 5, 2)).astype("float32")
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(loaded(x)), ops.convert_to_numpy(model(x)), atol=1e-6
+    )
+    for bad in ({"filters": 0, "kernel_size": 3}, {"filters": 2, "kernel_size": (3, 3, 3)}):
+        with pytest.raises(ValueError, match="Expected"):
+            SubpixelConv2DTranspose(**bad)

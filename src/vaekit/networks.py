@@ -23,7 +23,7 @@ import keras
 from keras import layers, ops
 
 from vaekit.errors import ConfigError
-from vaekit.layers import GatedActivation, GatedDense
+from vaekit.layers import GatedActivation, GatedDense, SubpixelConv2DTranspose
 
 
 @keras.saving.register_keras_serializable(package="vaekit")
@@ -47,9 +47,21 @@ class ConvKernelInitializer(keras.initializers.GlorotUniform):
 
 
 def _conv(filters, kernel_size, name, strides=1, activation=None, transpose=False):
-    """A 'same'-padded Conv2D (or Conv2DTranspose) with `ConvKernelInitializer` kernels."""
-    conv = layers.Conv2DTranspose if transpose else layers.Conv2D
-    return conv(
+    """A 'same'-padded Conv2D (or transposed convolution) with `ConvKernelInitializer` kernels.
+
+    The transposed one is `SubpixelConv2DTranspose`: `Conv2DTranspose`'s function and weights,
+    without XLA's slow gradient of a strided transposed convolution on the CPU.
+    """
+    if transpose:
+        return SubpixelConv2DTranspose(
+            filters,
+            kernel_size,
+            strides=strides,
+            activation=activation,
+            kernel_initializer=ConvKernelInitializer(),
+            name=name,
+        )
+    return layers.Conv2D(
         filters,
         kernel_size,
         strides=strides,
