@@ -10,6 +10,7 @@ speed of the K = 5000 importance-sampled NLL. Run it on a quiet machine: figures
 
     VAEKIT_DATA_DIR=../shared/data python benchmarks/throughput.py [--backends jax,torch]
         [--batch-sizes 32,256] [--repeats 3] [--nll-images 1000] [--models seed,conv]
+        [--images 5000]
 """
 
 import argparse
@@ -35,7 +36,7 @@ def worker(args):
     from vaekit.training import EpochBatches
 
     data = load_dataset("binarized_mnist")
-    x = data.x_train
+    x = data.x_train[: args.images] if args.images else data.x_train
     result = {"backend": args.backend, "batch": args.batch, "kind": args.kind, "model": args.model}
 
     def model_():
@@ -201,6 +202,8 @@ def run_worker(backend, kind, batch, model, args):
         str(args.repeats),
         "--nll-images",
         str(args.nll_images),
+        "--images",
+        str(args.images),
     ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
@@ -247,6 +250,9 @@ def main():
     p.add_argument("--models", default="seed", help="presets to time with the fast engine")
     p.add_argument("--repeats", type=int, default=3, help="warm epochs per figure (median)")
     p.add_argument("--nll-images", type=int, default=1000, help="test images for the NLL speed")
+    p.add_argument(
+        "--images", type=int, default=0, help="training images per epoch (0: all 50,000)"
+    )
     p.add_argument("--skip-cli", action="store_true")
     args = p.parse_args()
     if args.worker:
@@ -265,11 +271,7 @@ def main():
         for model in args.models.split(","):
             for batch in batch_sizes:
                 fast = run_worker(backend, "vaekit", batch, model, args)
-                fit = (
-                    run_worker(backend, "keras_fit", batch, model, args)
-                    if model == "seed"
-                    else None
-                )
+                fit = run_worker(backend, "keras_fit", batch, model, args)
                 loop = None
                 if backend == "torch" and model == "seed":
                     loop = run_worker(backend, "torch_loop", batch, model, args)
@@ -289,7 +291,7 @@ def main():
                         row += [f"{other['samples_per_second']:,.0f}", f"{ratio:.2f}x"]
                 print("| " + " | ".join(str(c) for c in row) + " |", flush=True)
     print()
-    for backend in backends:
+    for backend in backends if args.nll_images else ():
         nll = run_worker(backend, "nll", 0, "seed", args)
         if nll:
             full = 10_000 * 5000 / nll["samples_per_second"]
