@@ -418,7 +418,7 @@ class _flushed_denormals:
     def __enter__(self):
         torch = self.torch
         # PyTorch has no getter: a subnormal times one is zero only while flushing is on.
-        self.was_on = bool((torch.tensor([1e-40]) * 1.0 == 0).item())
+        self.was_on = bool((torch.tensor([1e-40], dtype=torch.float32) * 1.0 == 0).item())
         self.supported = torch.set_flush_denormal(True)
 
     def __exit__(self, *exc):
@@ -463,8 +463,8 @@ class _TorchAdam:
             and isinstance(getattr(optimizer, "_learning_rate", None), keras.Variable)
             and not any(getattr(v, "overwrite_with_gradient", False) for v in trainable)
         )
-        if not plain:
-            return None
+        if not plain or any(v.value.device.type != "cpu" for v in trainable):
+            return None  # (off the CPU, reading the step count each step would synchronise)
         try:
             return cls(optimizer, trainable)
         except (AttributeError, KeyError, IndexError, TypeError):  # Keras moved its internals

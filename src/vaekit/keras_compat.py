@@ -15,6 +15,7 @@ Keras' lazy module that TensorFlow is unavailable, and restore it afterwards.
 
 import contextlib
 import sys
+import threading
 
 import keras
 
@@ -71,7 +72,8 @@ def seeded_normal(shape, seed_generator, dtype="float32"):
     conversions, a variable assignment), 5% of a small training step. There the draw is made
     directly, as Keras makes it: a generator seeded with the sum of the two state words (modulo
     2**32), then the state's counter word advanced by one. A test holds it equal to Keras' draw.
-    Inside a stateless scope or a trace, and on other backends, Keras draws.
+    Inside a stateless scope, a trace or `torch.compile`, off the CPU, and on other backends,
+    Keras draws.
     """
     if not eager_backend():
         return keras.random.normal(shape, seed=seed_generator, dtype=dtype)
@@ -80,7 +82,13 @@ def seeded_normal(shape, seed_generator, dtype="float32"):
     from keras.src.backend.torch.core import get_device, to_torch_dtype
 
     state = seed_generator.state.value
-    if in_stateless_scope() or torch.jit.is_tracing() or state.device.type != "cpu":
+    if (
+        in_stateless_scope()
+        or torch.jit.is_tracing()
+        or torch.compiler.is_compiling()
+        or state.device.type != "cpu"
+        or str(get_device()) != "cpu"
+    ):
         return keras.random.normal(shape, seed=seed_generator, dtype=dtype)
     first, second = state.tolist()
     generator, counter = _torch_draw_state(state.dtype)
@@ -97,17 +105,20 @@ def seeded_normal(shape, seed_generator, dtype="float32"):
     return values
 
 
-_torch_draw = {}
+_torch_draw = threading.local()  # per thread: two threads drawing at once must not share one
 
 
 def _torch_draw_state(seed_dtype):
-    """One CPU `torch.Generator`, re-seeded for every draw as Keras seeds a new one, and the
-    state's increment [0, 1]: made once, not every draw."""
-    if seed_dtype not in _torch_draw:
+    """A CPU `torch.Generator`, re-seeded for every draw as Keras seeds a new one, and the state's
+    increment [0, 1]: made once per thread, not every draw."""
+    made = getattr(_torch_draw, "made", None)
+    if made is None:
+        made = _torch_draw.made = {}
+    if seed_dtype not in made:
         import torch
 
-        _torch_draw[seed_dtype] = (
+        made[seed_dtype] = (
             torch.Generator(device="cpu"),
             torch.tensor([0, 1], dtype=seed_dtype),
         )
-    return _torch_draw[seed_dtype]
+    return made[seed_dtype]

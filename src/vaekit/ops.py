@@ -48,11 +48,12 @@ def softplus(x):
 def bernoulli_log_terms(x, logits):
     """log p(x | logits) per value: `x * logits - softplus(logits)`, stable for any logit.
 
-    PyTorch, with `x` and `logits` of one shape, gets its fused binary cross-entropy with logits:
-    one pass each way, where the composite (and TorchScript's derivative of its softplus) made eight
-    passes over a batch's values and was a quarter of a seed training step at batch 256.
+    PyTorch, with `x` and `logits` of one shape (a last axis above 1: Keras squeezes it on Apple
+    GPUs), gets its fused binary cross-entropy with logits: one pass each way, where the composite
+    (and TorchScript's derivative of its softplus) made eight passes over a batch's values and was a
+    quarter of a seed training step at batch 256.
     """
-    if eager_backend() and tuple(x.shape) == tuple(logits.shape):
+    if eager_backend() and tuple(x.shape) == tuple(logits.shape) and x.shape[-1] != 1:
         return -ops.binary_crossentropy(x, logits, from_logits=True)
     return x * logits - softplus(logits)
 
