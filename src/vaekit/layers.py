@@ -90,11 +90,7 @@ class GatedDense(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ValueError(
-                f"Expected `units` to be a positive integer. Received: units={units!r}"
-            )
-        self.units = units
+        self.units = _positive(units, "units")
         self.activation = keras.activations.get(activation)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
