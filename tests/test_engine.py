@@ -282,7 +282,8 @@ def test_convolutional_models_match_plain_fit(data, preset):
     for _ in range(2):
         keras.utils.set_random_seed(0)
         model = build_vae(data.shape[1:], preset, seed=0, hidden_units=[4], latent_dim=2)
-        jit = True if keras.backend.backend() == "tensorflow" else "auto"
+        # TensorFlow's engine steps conv models without XLA, whose random draws differ from XLA's
+        jit = False if keras.backend.backend() == "tensorflow" else "auto"
         model.compile(optimizer=keras.optimizers.Adam(2e-3), jit_compile=jit)
         models.append(model)
     plain, fast = models

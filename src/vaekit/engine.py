@@ -242,9 +242,9 @@ class _JaxRunner:
 
 
 class _TensorFlowRunner:
-    """Steps in one XLA-compiled `tf.function` loop over rows of the batch-index matrix; one
-    compiled step per row for a model with convolutions (see `_JaxRunner`: XLA's CPU loops make
-    convolutions 10x slower here too)."""
+    """Steps in one XLA-compiled `tf.function` loop over rows of the batch-index matrix; for a
+    model with convolutions, one `tf.function` step per row, without XLA (see `_JaxRunner`: XLA's
+    CPU loops make convolutions 10x slower here too)."""
 
     pads_last_batch = True
 
@@ -265,7 +265,9 @@ class _TensorFlowRunner:
 
         self.per_step = _has_convolutions(model)
         self._run = run
-        self._step = tf.function(step, jit_compile=True, reduce_retracing=True)
+        # Without XLA: TensorFlow's own kernels train conv models as fast as XLA's here, and XLA's
+        # compile of one conv step took 2-6 minutes on this 2-core machine (a few seconds without).
+        self._step = tf.function(step, jit_compile=False, reduce_retracing=True)
 
     def put(self, array):
         return self.tf.convert_to_tensor(array)
