@@ -339,3 +339,26 @@ def test_the_cli_turns_the_jax_compile_cache_on(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert str(tmp_path / "xla-jax") in proc.stdout
+
+
+def test_likelihood_benchmark_recipes_are_valid_train_commands(capsys):
+    """Every recipe of benchmarks/likelihood.py (and its shortened smoke-test form) is a command
+    `vaekit train` accepts, with the epoch budget the recipe names."""
+    import importlib.util
+    import math
+    import pathlib
+
+    path = pathlib.Path(__file__).parents[1] / "benchmarks" / "likelihood.py"
+    spec = importlib.util.spec_from_file_location("likelihood_benchmark", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.GPU_RECIPES.issubset(bench.RECIPES)
+    for name, (_, flags) in bench.RECIPES.items():
+        for scale in (1, 0.1):
+            argv = [*bench.COMMON, *bench.scaled(flags, scale).split(), "--print-config"]
+            rc, out, err = run_cli(capsys, "train", *argv)
+            assert rc == 0, (name, err)
+            cfg = config_lib.from_dict(tomllib.loads(out))
+            epochs = int(flags.split("--epochs ")[1].split()[0])
+            assert cfg.train.epochs == max(1, math.ceil(epochs * scale)), name
+            assert cfg.data.dataset == "binarized_mnist", name
