@@ -277,7 +277,7 @@ def test_module_entry_point_and_backend_option(tiny_run, tmp_path):
 def test_train_with_the_model_family_options(capsys, tmp_path):
     """Every issue-3 option reaches the run: config.toml, the saved model and the run's metrics."""
     out = tmp_path / "family"
-    rc, _, err = run_cli(
+    rc, printed, err = run_cli(
         capsys, "train", "--dataset", "shapes", "--limit", "256", "--epochs", "3",
         "--batch-size", "64", "--prior", "mog", "--prior-components", "3", "--iw-samples", "2",
         "--free-bits", "0.05", "--kl-warmup-epochs", "2", "--learning-rate-schedule", "cosine",
@@ -285,6 +285,9 @@ def test_train_with_the_model_family_options(capsys, tmp_path):
         "--out", out, "--verbose", "0",
     )  # fmt: skip
     assert rc == 0, err
+    # the report names the preset and what the flags changed in it
+    changed = "latent_dim=3, hidden_units=[16], prior=mog, prior_components=3, free_bits=0.05, iw_samples=2"
+    assert f"Trained seed ({changed}) on shapes" in printed
     cfg = tomllib.loads((out / "config.toml").read_text())
     assert cfg["model"]["prior"] == "mog" and cfg["model"]["iw_samples"] == 2
     assert cfg["train"]["engine"] == "keras" and cfg["train"]["kl_warmup_epochs"] == 2

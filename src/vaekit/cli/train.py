@@ -1,5 +1,6 @@
 """`vaekit train`: a config from defaults, a file and flags; a run directory out."""
 
+import dataclasses
 from pathlib import Path
 
 from vaekit import config as config_lib
@@ -163,6 +164,17 @@ def _resume(args):
     return _report(result, config_lib.load(Path(args.resume) / "config.toml"))
 
 
+def _model_label(model):
+    """The preset's name, followed by the settings that differ from the preset's."""
+    preset = config_lib.model_preset(model.name)
+    changed = [
+        f"{field.name}={getattr(model, field.name)}"
+        for field in dataclasses.fields(model)
+        if getattr(model, field.name) != getattr(preset, field.name)
+    ]
+    return f"{model.name} ({', '.join(changed)})" if changed else model.name
+
+
 def _report(result, cfg):
     m = result.metrics
     figures = ", ".join(
@@ -172,7 +184,7 @@ def _report(result, cfg):
         if split in m
     )
     print(
-        f"Trained {cfg.model.name} on {m['dataset']} for {m['epochs']} epochs in "
+        f"Trained {_model_label(cfg.model)} on {m['dataset']} for {m['epochs']} epochs in "
         f"{m['train_seconds']:.1f} s ({m['backend']}): {figures}"
     )
     print(
