@@ -214,11 +214,11 @@ def test_cosine_schedule_and_early_stop_logic():
 def test_training_noise_is_the_draw_call_makes(preset):
     """`call(x, noise=training_noise(n))` is the step `call(x)` takes: the traced PyTorch engine
     feeds the samplers' draws in as inputs."""
-    from vaekit.engine import _is_seed_state
+    from vaekit.torch_engine import is_seed_state
 
     model = build_vae((6, 6, 1), preset, seed=3, hidden_units=[8], latent_dim=2)
     x = (np.random.default_rng(0).random((5, 6, 6, 1)) < 0.5).astype("float32")
-    seeds = [v for v in model.non_trainable_variables if _is_seed_state(v)]
+    seeds = [v for v in model.non_trainable_variables if is_seed_state(v)]
     start = [keras.ops.convert_to_numpy(v) for v in seeds]
     drawn = model(x, training=True)
     for v, value in zip(seeds, start, strict=True):
@@ -235,11 +235,11 @@ def test_training_noise_is_the_draw_call_makes(preset):
 def test_only_models_a_trace_reproduces_are_traced(data):
     from keras import layers
 
-    from vaekit.engine import _traceable
     from vaekit.model import VAE
+    from vaekit.torch_engine import traceable
 
-    assert _traceable(_model(data.shape[1:]))
-    assert not _traceable(_model(data.shape[1:], iw_samples=2))  # draws inside the loss
+    assert traceable(_model(data.shape[1:]))
+    assert not traceable(_model(data.shape[1:], iw_samples=2))  # draws inside the loss
     inputs = keras.Input(data.shape[1:])
     h = layers.Dropout(0.2, seed=1)(layers.Flatten()(inputs))  # randomness of its own
     encoder = keras.Model(inputs, [layers.Dense(3)(h), layers.Dense(3)(h)])
@@ -247,7 +247,7 @@ def test_only_models_a_trace_reproduces_are_traced(data):
     decoder = keras.Model(z, layers.Reshape(data.shape[1:])(layers.Dense(36)(z)))
     model = VAE(encoder, decoder, seed=0)
     model.compile(optimizer="adam")
-    assert not _traceable(model)
+    assert not traceable(model)
 
 
 def test_hierarchical_and_other_optimizers_match_plain_fit(data):
