@@ -14,6 +14,7 @@ from PIL import Image
 from vaekit import config as config_lib
 from vaekit.cli import main
 from vaekit.data import load_dataset
+from vaekit.model import build_vae
 from vaekit.saving import load_model
 
 
@@ -286,7 +287,9 @@ def test_train_with_the_model_family_options(capsys, tmp_path):
     )  # fmt: skip
     assert rc == 0, err
     # the report names the preset and what the flags changed in it
-    changed = "latent_dim=3, hidden_units=[16], prior=mog, prior_components=3, free_bits=0.05, iw_samples=2"
+    changed = (
+        "latent_dim=3, hidden_units=16, prior=mog, prior_components=3, free_bits=0.05, iw_samples=2"
+    )
     assert f"Trained seed ({changed}) on shapes" in printed
     cfg = tomllib.loads((out / "config.toml").read_text())
     assert cfg["model"]["prior"] == "mog" and cfg["model"]["iw_samples"] == 2
@@ -346,7 +349,7 @@ def test_the_cli_turns_the_jax_compile_cache_on(tmp_path):
 
 def test_likelihood_benchmark_recipes_are_valid_train_commands(capsys):
     """Every recipe of benchmarks/likelihood.py (and its shortened smoke-test form) is a command
-    `vaekit train` accepts, with the epoch budget the recipe names."""
+    `vaekit train` accepts, with the budgets the recipe names, building the model it describes."""
     import importlib.util
     import math
     import pathlib
@@ -362,6 +365,31 @@ def test_likelihood_benchmark_recipes_are_valid_train_commands(capsys):
             rc, out, err = run_cli(capsys, "train", *argv)
             assert rc == 0, (name, err)
             cfg = config_lib.from_dict(tomllib.loads(out))
-            epochs = int(flags.split("--epochs ")[1].split()[0])
-            assert cfg.train.epochs == max(1, math.ceil(epochs * scale)), name
+            named = dict(zip(flags.split()[::2], flags.split()[1::2], strict=True))
+            for flag in ("--epochs", "--kl-warmup-epochs", "--patience"):
+                if flag not in named:
+                    continue
+                key = flag[2:].replace("-", "_")
+                expected = max(1, math.ceil(int(named[flag]) * scale))
+                assert getattr(cfg.train, key) == expected, (name, flag)
             assert cfg.data.dataset == "binarized_mnist", name
+        model = build_vae((28, 28, 1), cfg.model)  # names the config cannot check (prior, ...)
+        assert model.prior.kind == cfg.model.prior, name
+    hvae = config_lib.from_dict(
+        tomllib.loads(
+            run_cli(capsys, "train", *bench.RECIPES["resconv_hvae_vampprior"][1].split(),
+                    "--print-config")[1]
+        )
+    ).model  # fmt: skip
+    assert (hvae.architecture, hvae.stochastic_layers, hvae.prior) == ("resconv", 2, "vampprior")
+
+
+def test_train_report_names_the_preset_and_its_changed_settings():
+    from vaekit.cli.train import _model_label
+
+    preset = config_lib.model_preset("resconv_vampprior")
+    assert _model_label(preset) == "resconv_vampprior"
+    changed = config_lib.update_section(
+        preset, "model", {"stochastic_layers": 2, "hidden_units": [16, 8]}
+    )
+    assert _model_label(changed) == "resconv_vampprior (hidden_units=16,8, stochastic_layers=2)"

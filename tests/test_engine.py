@@ -13,8 +13,8 @@ from vaekit.training import EpochBatches
 def _model(shape, seed=0, **overrides):
     keras.utils.set_random_seed(seed)
     model = build_vae(shape, "seed", seed=seed, hidden_units=[16], latent_dim=3, **overrides)
-    # TensorFlow's random ops draw other numbers under XLA, and its fast engine runs under XLA:
-    # the plain path then compiles with XLA too, so both see the same noise.
+    # TensorFlow's random ops draw other numbers under XLA, and its fast engine runs MLPs like this
+    # one under XLA: the plain path then compiles with XLA too, so both see the same noise.
     jit = True if keras.backend.backend() == "tensorflow" else "auto"
     model.compile(optimizer=keras.optimizers.Adam(2e-3), jit_compile=jit)
     return model

@@ -6,7 +6,8 @@ set on the device once, sends one epoch's batch order (integers) per epoch, and 
 compiled call with each backend's own means:
 
 - JAX: a `jax.jit`-compiled `lax.fori_loop` over the epoch's batches;
-- TensorFlow: an XLA-compiled `tf.function` loop;
+- TensorFlow: an XLA-compiled `tf.function` loop (convolutional models: one `tf.function` step per
+  batch, without XLA);
 - PyTorch: a loop replaying a `torch.jit.trace` of the forward pass and loss (`torch_engine`).
 
 On JAX and TensorFlow each step is Keras' own `train_step`, so the loss, the optimizer update and the
@@ -244,9 +245,13 @@ class _JaxRunner:
 
 
 class _TensorFlowRunner:
-    """Steps in one XLA-compiled `tf.function` loop over rows of the batch-index matrix; for a
-    model with convolutions, one `tf.function` step per row, without XLA (see `_JaxRunner`: XLA's
-    CPU loops make convolutions 10x slower here too)."""
+    """Steps in one XLA-compiled `tf.function` loop over rows of the batch-index matrix.
+
+    A model with convolutions runs one `tf.function` step per row, without XLA: XLA's CPU loops make
+    convolutions 10x slower here too (see `_JaxRunner`), and XLA's compile of one conv training step
+    took 2-6 minutes on a 2-core CPU, where TensorFlow's own kernels train as fast (measured on the
+    CPU only; BENCHMARKS.md).
+    """
 
     pads_last_batch = True
 
@@ -267,8 +272,6 @@ class _TensorFlowRunner:
 
         self.per_step = _has_convolutions(model)
         self._run = run
-        # Without XLA: TensorFlow's own kernels train conv models as fast as XLA's here, and XLA's
-        # compile of one conv step took 2-6 minutes on this 2-core machine (a few seconds without).
         self._step = tf.function(step, jit_compile=False, reduce_retracing=True)
 
     def put(self, array):

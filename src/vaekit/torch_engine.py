@@ -2,8 +2,9 @@
 
 `vaekit.engine.fit_fast` drives it as it drives the JAX and TensorFlow runners (`put` the data on the
 device, `run` steps `start` to `stop` of an epoch's batch-index matrix). Kept apart because PyTorch
-needs its own means where the other two compile Keras' `train_step` with XLA: a trace of the step,
-Keras' Adam in fused operations and flushed subnormals. Nothing here imports torch at module level.
+needs its own means where the other two compile Keras' `train_step` (with XLA, but for TensorFlow's
+conv models): a trace of the step, Keras' Adam in fused operations and flushed subnormals. Nothing
+here imports torch at module level.
 """
 
 import math

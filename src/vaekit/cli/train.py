@@ -165,13 +165,18 @@ def _resume(args):
 
 
 def _model_label(model):
-    """The preset's name, followed by the settings that differ from the preset's."""
-    preset = config_lib.model_preset(model.name)
-    changed = [
-        f"{field.name}={getattr(model, field.name)}"
-        for field in dataclasses.fields(model)
-        if getattr(model, field.name) != getattr(preset, field.name)
-    ]
+    """The preset's name, followed by the settings that differ from the preset's (lists written as
+    their flags take them): `seed (latent_dim=3, hidden_units=16,8)`."""
+    try:
+        preset = config_lib.model_preset(model.name)
+    except VaekitError:  # not a preset any more: the name alone (the run itself is done)
+        return model.name
+    changed = []
+    for field in dataclasses.fields(model):
+        value = getattr(model, field.name)
+        if value != getattr(preset, field.name):
+            value = ",".join(map(str, value)) if isinstance(value, list) else value
+            changed.append(f"{field.name}={value}")
     return f"{model.name} ({', '.join(changed)})" if changed else model.name
 
 
