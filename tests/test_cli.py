@@ -393,3 +393,23 @@ def test_train_report_names_the_preset_and_its_changed_settings():
         preset, "model", {"stochastic_layers": 2, "hidden_units": [16, 8]}
     )
     assert _model_label(changed) == "resconv_vampprior (hidden_units=16,8, stochastic_layers=2)"
+
+
+def test_train_report_of_an_early_stopped_run_says_what_ran(capsys):
+    from types import SimpleNamespace
+
+    from vaekit.cli.train import _report
+
+    scores = {"loss": 92.0, "reconstruction": 65.8, "kl": 26.2}
+    metrics = {"dataset": "binarized_mnist", "epochs": 300, "train_seconds": 6196.8,
+               "backend": "jax", "val": scores, "test": scores}  # fmt: skip
+    cfg = config_lib.RunConfig()
+    for stopped, expected in ((None, "for 300 epochs in"), (224, "for 224 of 300 epochs (early")):
+        result = SimpleNamespace(
+            metrics={**metrics, "stopped_early_at_epoch": stopped, "best_epoch": 194},
+            run_dir="runs/x",
+        )
+        assert _report(result, cfg) == 0
+        out = capsys.readouterr().out
+        assert expected in out, out
+    assert "best epoch's, 194" in out

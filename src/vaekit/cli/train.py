@@ -188,8 +188,16 @@ def _report(result, cfg):
         for split in ("val", "test")
         if split in m
     )
+    epochs = f"{m['epochs']} epochs"
+    if m.get(
+        "stopped_early_at_epoch"
+    ):  # the budget was not run out: say what ran, and what is kept
+        epochs = (
+            f"{m['stopped_early_at_epoch']} of {m['epochs']} epochs (early stopping; "
+            f"the weights are the best epoch's, {m['best_epoch']})"
+        )
     print(
-        f"Trained {_model_label(cfg.model)} on {m['dataset']} for {m['epochs']} epochs in "
+        f"Trained {_model_label(cfg.model)} on {m['dataset']} for {epochs} in "
         f"{m['train_seconds']:.1f} s ({m['backend']}): {figures}"
     )
     print(
