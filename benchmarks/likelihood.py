@@ -43,6 +43,12 @@ RECIPES = {
         "--model vampprior --epochs 300 --batch-size 100 --learning-rate 5e-4 "
         "--kl-warmup-epochs 50 --patience 30",
     ),
+    "vampprior_reference": (
+        "the vampprior recipe with the settings of the paper's code: log-variances clipped to "
+        "[-6, 2], Adam on per-tensor normalised gradients, 100-epoch warm-up, patience 50",
+        "--model vampprior --log-var-range=-6,2 --optimizer adam_normgrad --epochs 300 "
+        "--batch-size 100 --learning-rate 5e-4 --kl-warmup-epochs 100 --patience 50",
+    ),
     "hvae_vampprior": (
         "two stochastic layers (40 + 40), gated MLP 300-300, VampPrior, KL warm-up",
         "--model hvae_vampprior --epochs 300 --batch-size 100 --learning-rate 5e-4 "

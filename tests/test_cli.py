@@ -150,6 +150,20 @@ def test_print_config_and_flag_precedence(capsys, tmp_path):
     assert config_lib.from_dict(tomllib.loads(out)) == config_lib.RunConfig()
 
 
+def test_vampprior_reference_options_reach_the_config(capsys, tmp_path):
+    """The VampPrior code's log-variance clip and optimizer, from flags and from a config file."""
+    argv = ["train", "--log-var-range=-6,2", "--optimizer", "adam_normgrad", "--print-config"]
+    rc, out, err = run_cli(capsys, *argv)
+    assert rc == 0, err
+    cfg = config_lib.from_dict(tomllib.loads(out))
+    assert cfg.model.log_var_range == [-6.0, 2.0] and cfg.train.optimizer == "adam_normgrad"
+    path = tmp_path / "run.toml"
+    path.write_text("[model]\nlog_var_range = [-6, 2]\n[train]\noptimizer = 'adam_normgrad'\n")
+    rc, out, err = run_cli(capsys, "train", "--config", path, "--print-config")
+    assert rc == 0, err
+    assert config_lib.from_dict(tomllib.loads(out)) == cfg
+
+
 def test_model_preset_keeps_the_config_files_model_keys(capsys, tmp_path):
     path = tmp_path / "run.toml"
     path.write_text("[model]\nlatent_dim = 3\nhidden_units = [32]\n")
@@ -216,6 +230,9 @@ def _bad_inputs(tmp_path):
         (["train", "--latent-dim", 10**6, "--out", out], "model.latent_dim"),
         (["train", "--learning-rate", "nan", "--out", out], "learning_rate"),
         (["train", "--hidden-units", "128,x", "--out", out], "--hidden-units"),
+        (["train", "--log-var-range=2,-6", "--out", out], "--log-var-range"),
+        (["train", "--log-var-range", "wide", "--out", out], "--log-var-range"),
+        (["train", "--optimizer", "sgd", "--out", out], "--optimizer"),
         (["train", "--limit", 32, "--epochs", 1, "--out", blocker / "run"], "Cannot write"),
         (
             ["sample", tmp_path / "fake.keras", "--out", tmp_path / "s.png"],
@@ -365,7 +382,8 @@ def test_likelihood_benchmark_recipes_are_valid_train_commands(capsys):
             rc, out, err = run_cli(capsys, "train", *argv)
             assert rc == 0, (name, err)
             cfg = config_lib.from_dict(tomllib.loads(out))
-            named = dict(zip(flags.split()[::2], flags.split()[1::2], strict=True))
+            tokens = [t for flag in flags.split() for t in flag.split("=", 1)]
+            named = dict(zip(tokens[::2], tokens[1::2], strict=True))
             for flag in ("--epochs", "--kl-warmup-epochs", "--patience"):
                 if flag not in named:
                     continue

@@ -233,3 +233,37 @@ def test_atomic_save_keeps_the_old_file_when_saving_fails(tmp_path, monkeypatch)
         save_model(model, path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras"]
+
+
+@pytest.mark.parametrize("preset", ["vampprior", "hvae_vampprior"])
+def test_log_var_range_bounds_every_gaussian_and_round_trips(binary_images, preset):
+    """A narrow `log_var_range` (the VampPrior code's [-6, 2]) clips the posterior's, the prior
+    components' and the hierarchical layer's log-variances, and comes back from save / load."""
+    x = binary_images[:8]
+    model = build_vae(x.shape[1:], preset, seed=0, hidden_units=[8], latent_dim=2,
+                      prior_components=3, log_var_range=[-0.5, 0.25])  # fmt: skip
+    # large weights push the raw log-variances far outside the range
+    for variable in model.trainable_variables:
+        variable.assign(ops.convert_to_tensor(10.0 * np.sign(variable.numpy() + 1e-3)))
+    _, log_var = model.posterior(x)
+    _, prior_log_var = model.prior.components()
+    for values in (log_var, prior_log_var):
+        values = ops.convert_to_numpy(values)
+        assert values.min() >= -0.5 and values.max() <= 0.25
+        assert np.isin(values, np.float32([-0.5, 0.25])).any()  # the clip acted
+    if preset == "hvae_vampprior":
+        z2 = ops.zeros((len(x), 2))
+        _, z1_log_var = model._z1_posterior(model.z1_encoder(x), z2, training=False)
+        _, z1_prior_log_var = model.z1_prior(z2)
+        assert ops.convert_to_numpy(z1_log_var).max() <= 0.25
+        assert ops.convert_to_numpy(model.clip_log_var(z1_prior_log_var)).max() <= 0.25
+    restored = model.__class__.from_config(model.get_config())
+    assert restored.log_var_range == (-0.5, 0.25)
+    old = {k: v for k, v in model.get_config().items() if k != "log_var_range"}
+    assert model.__class__.from_config(old).log_var_range == (-30.0, 20.0)  # models saved before
+
+
+@pytest.mark.parametrize("bad", [[2, -6], [1, 1], [0], [float("nan"), 1], "wide"])
+def test_bad_log_var_ranges_are_config_errors(bad):
+    with pytest.raises(ConfigError, match="log_var_range"):
+        build_vae((4, 4, 1), "seed", log_var_range=bad)

@@ -49,6 +49,23 @@ MAX_COMPONENTS = 10_000  # prior mixture components / pseudo-inputs
 MAX_IW_SAMPLES = 5_000  # training importance samples (each multiplies the decoder's work)
 
 
+LOG_VAR_RANGE = (-30.0, 20.0)  # variances from 1e-13 to 5e8: ample, and finite in float32
+
+
+def check_log_var_range(value, name="log_var_range"):
+    """`(low, high)` as floats, both finite and low < high; ConfigError otherwise."""
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        low = high = math.nan
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ConfigError(
+            f"Expected {name} to be two finite numbers, low < high, such as [-6, 2]. "
+            f"Received: {value!r}"
+        )
+    return low, high
+
+
 @dataclass
 class ModelConfig:
     name: str = "seed"  # the preset this config started from (see MODEL_PRESETS)
@@ -65,6 +82,9 @@ class ModelConfig:
     free_bits: float = 0.0  # training keeps the mean KL at >= this many nats per latent unit
     iw_samples: int = 1  # K > 1 trains on the IWAE bound with K importance samples
     stochastic_layers: int = 1  # 2: a hierarchical VAE, z2 -> z1 -> x (Tomczak & Welling's HVAE)
+    # Clip of the Gaussians' log-variances: the default only keeps them finite; the VampPrior
+    # paper's code uses [-6, 2], which also regularises
+    log_var_range: list[float] = field(default_factory=lambda: list(LOG_VAR_RANGE))
 
     def validate(self):
         if not 1 <= self.latent_dim <= MAX_WIDTH:
@@ -93,6 +113,7 @@ class ModelConfig:
             raise ConfigError(
                 f"Expected model.iw_samples in [1, {MAX_IW_SAMPLES}]. Received: {self.iw_samples}"
             )
+        check_log_var_range(self.log_var_range, "model.log_var_range")
         if self.stochastic_layers not in (1, 2):
             raise ConfigError(
                 f"Expected model.stochastic_layers to be 1 or 2. Received: {self.stochastic_layers}"
@@ -134,6 +155,7 @@ MODEL_PRESETS = {
 
 ENGINES = ("fast", "keras")
 SCHEDULES = ("constant", "cosine")
+OPTIMIZERS = ("adam", "adam_normgrad")  # vaekit.optimizers.OPTIMIZERS
 
 
 @dataclass
@@ -141,6 +163,7 @@ class TrainConfig:
     epochs: int = 10  # the recipe's 10 epochs
     batch_size: int = 32  # the recipe's batch size
     learning_rate: float = 1e-3  # Adam's default, as in the recipe
+    optimizer: str = "adam"  # adam | adam_normgrad (Adam on per-tensor normalised gradients)
     seed: int = 0  # seeds weights, shuffling, sampling noise and binarization
     engine: str = (
         "fast"  # fast: data on the device, many steps per compiled call | keras: plain fit
@@ -164,6 +187,10 @@ class TrainConfig:
             )
         if self.engine not in ENGINES:
             raise ConfigError(f"Expected train.engine in {ENGINES}. Received: {self.engine!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(
+                f"Expected train.optimizer in {OPTIMIZERS}. Received: {self.optimizer!r}"
+            )
         if self.learning_rate_schedule not in SCHEDULES:
             raise ConfigError(
                 f"Expected train.learning_rate_schedule in {SCHEDULES}. "

@@ -15,7 +15,7 @@ from keras import layers, ops
 from vaekit import networks
 from vaekit import ops as vops
 from vaekit.layers import GaussianSampler
-from vaekit.model import LOG_VAR_MAX, LOG_VAR_MIN, VAE
+from vaekit.model import VAE
 
 
 def gaussian_mlp(latent_in, latent_out, units, activation, name):
@@ -62,7 +62,7 @@ class HierarchicalVAE(VAE):
     def _z1_posterior(self, x_part, z2, training):
         mean_x, log_var_x = x_part
         mean_z, log_var_z = self.z1_from_z2(z2, training=training)
-        return mean_x + mean_z, ops.clip(log_var_x + log_var_z, LOG_VAR_MIN, LOG_VAR_MAX)
+        return mean_x + mean_z, self.clip_log_var(log_var_x + log_var_z)
 
     def _forward(self, z2_posterior, x_part, noise, training):
         """Draw z2, then z1; return both, q(z1 | x, z2), p(z1 | z2) and the likelihood's params."""
@@ -76,7 +76,7 @@ class HierarchicalVAE(VAE):
             else self.draw(mean1, log_var1, noise1)
         )
         prior_mean1, prior_log_var1 = self.z1_prior(z2, training=training)
-        prior_log_var1 = ops.clip(prior_log_var1, LOG_VAR_MIN, LOG_VAR_MAX)
+        prior_log_var1 = self.clip_log_var(prior_log_var1)
         params = self.decoder(ops.concatenate([z1, z2], axis=-1), training=training)
         return z2, z1, (mean1, log_var1), (prior_mean1, prior_log_var1), params
 

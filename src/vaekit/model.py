@@ -14,7 +14,7 @@ from vaekit import ops as vops
 from vaekit.errors import ConfigError
 from vaekit.layers import GaussianSampler
 
-LOG_VAR_MIN, LOG_VAR_MAX = -30.0, 20.0  # variances from 1e-13 to 5e8: ample, and finite in float32
+LOG_VAR_MIN, LOG_VAR_MAX = config_lib.LOG_VAR_RANGE
 
 
 @keras.saving.register_keras_serializable(package="vaekit")
@@ -58,6 +58,7 @@ class VAE(keras.Model):
         seed=None,
         free_bits=0.0,
         iw_samples=1,
+        log_var_range=(LOG_VAR_MIN, LOG_VAR_MAX),
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -83,6 +84,7 @@ class VAE(keras.Model):
             )
         self.beta = beta
         self.seed = seed
+        self.log_var_range = config_lib.check_log_var_range(log_var_range)
         self.free_bits = float(free_bits)
         self.iw_samples = int(iw_samples)
         if not np.isfinite(self.free_bits) or self.free_bits < 0 or self.iw_samples < 1:
@@ -123,11 +125,17 @@ class VAE(keras.Model):
         return mean + ops.exp(0.5 * log_var) * ops.cast(noise, mean.dtype)
 
     def posterior(self, x, training=False):
-        """q(z|x) as `(mean, log_var)`, each `(batch, latent)`; log_var kept in a safe range."""
+        """q(z|x) as `(mean, log_var)`, each `(batch, latent)`; log_var clipped to `log_var_range`."""
         mean, log_var = self.encoder(x, training=training)
-        # exp(log_var) must neither overflow nor vanish: a divergent encoder then gets no gradient
-        # from the clipped side instead of turning the loss into inf / NaN.
-        return mean, ops.clip(log_var, LOG_VAR_MIN, LOG_VAR_MAX)
+        return mean, self.clip_log_var(log_var)
+
+    def clip_log_var(self, log_var):
+        """`log_var` clipped to the model's `log_var_range`. The default range only keeps exp(log_var)
+        finite (a divergent encoder then gets no gradient from the clipped side instead of turning
+        the loss into inf / NaN); a narrow one, such as the VampPrior paper's [-6, 2], also keeps
+        posteriors and VampPrior components from growing very sharp: a regulariser."""
+        low, high = self.log_var_range
+        return ops.clip(log_var, low, high)
 
     def training_noise(self, batch_size):
         """The N(0, I) values `call` would draw for a batch, `(batch, noise_dim)`, from the model's
@@ -272,6 +280,7 @@ class VAE(keras.Model):
             "seed": self.seed,
             "free_bits": self.free_bits,
             "iw_samples": self.iw_samples,
+            "log_var_range": list(self.log_var_range),
         }
 
     @classmethod
@@ -310,6 +319,7 @@ def build_vae(input_shape, config="seed", seed=None, **overrides):
         "seed": seed,
         "free_bits": config.free_bits,
         "iw_samples": config.iw_samples,
+        "log_var_range": tuple(config.log_var_range),
         "name": f"vae_{config.name}",
     }
     if config.stochastic_layers == 2:

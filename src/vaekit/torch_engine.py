@@ -166,6 +166,8 @@ class _TorchAdam:
     def for_optimizer(cls, optimizer, trainable):
         plain = (
             isinstance(optimizer, keras.optimizers.Adam)
+            # Keras' own update (PyTorch's Keras Adam is a subclass; another may change the maths)
+            and type(optimizer).update_step is keras.optimizers.Adam.update_step
             and not optimizer.amsgrad
             and not optimizer.weight_decay
             and optimizer.clipnorm is None

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 import vaekit
-from vaekit import atomic
+from vaekit import atomic, optimizers
 from vaekit import config as config_lib
 from vaekit.callbacks import EarlyStop, InterruptGuard, KLWarmup, NaNGuard, Snapshots, cosine_decay
 from vaekit.checkpoints import (
@@ -189,7 +189,7 @@ def train(config=None, out_dir="runs/latest", *, overwrite=False, verbose="auto"
     create_run_dir(run_dir)  # only now: bad data or options leave no empty run behind
     shutil.rmtree(checkpoint_dir(run_dir), ignore_errors=True)  # an overwritten run's checkpoints
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=config.train.learning_rate),
+        optimizer=optimizers.get(config.train.optimizer, config.train.learning_rate),
         # The fast engine compiles its own multi-step loop; plain fit takes Keras' option.
         steps_per_execution=config.train.steps_per_execution
         if config.train.engine == "keras"

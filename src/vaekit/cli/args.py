@@ -36,6 +36,16 @@ def units(text):
     return units
 
 
+def log_var_range(text):
+    """Two finite numbers, low < high: "-6,2"."""
+    try:
+        return list(config_lib.check_log_var_range(text.split(",")))
+    except config_lib.ConfigError:
+        raise argparse.ArgumentTypeError(
+            f"expected two numbers LOW,HIGH with LOW < HIGH, like -6,2, received {text!r}"
+        ) from None
+
+
 positive_int = bounded(int, 1)
 seed_int = bounded(int, 0, config_lib.MAX_SEED)
 

@@ -4,7 +4,7 @@ import dataclasses
 from pathlib import Path
 
 from vaekit import config as config_lib
-from vaekit.cli.args import units
+from vaekit.cli.args import log_var_range, units
 from vaekit.errors import VaekitError
 
 
@@ -41,12 +41,24 @@ def add_parser(sub, common):
     p.add_argument("--prior", help="standard_normal | mog | vampprior (default standard_normal)")
     p.add_argument("--prior-components", type=int, help="mog components / vampprior pseudo-inputs")
     p.add_argument("--stochastic-layers", type=int, help="2 for a hierarchical VAE (default 1)")
+    p.add_argument(
+        "--log-var-range",
+        type=log_var_range,
+        metavar="LOW,HIGH",
+        help="clip of the Gaussians' log-variances (default -30,20; the VampPrior paper's code "
+        "uses --log-var-range=-6,2)",
+    )
     p.add_argument("--beta", type=float, help="KL weight (default 1: the true ELBO)")
     p.add_argument("--free-bits", type=float, help="nats per latent unit the KL may keep free")
     p.add_argument("--iw-samples", type=int, help="train on the IWAE bound with K samples")
     p.add_argument("--kl-warmup-epochs", type=int, help="grow the KL weight from 0 over N epochs")
     p.add_argument(
         "--learning-rate-schedule", choices=config_lib.SCHEDULES, help="default constant"
+    )
+    p.add_argument(
+        "--optimizer",
+        choices=config_lib.OPTIMIZERS,
+        help="default adam; adam_normgrad divides each gradient by its norm (the VampPrior code's)",
     )
     p.add_argument(
         "--patience",
@@ -108,6 +120,7 @@ def _train_config(args):
             "prior": args.prior,
             "prior_components": args.prior_components,
             "stochastic_layers": args.stochastic_layers,
+            "log_var_range": args.log_var_range,
             "free_bits": args.free_bits,
             "iw_samples": args.iw_samples,
         },
@@ -121,6 +134,7 @@ def _train_config(args):
             "steps_per_call": args.steps_per_call,
             "kl_warmup_epochs": args.kl_warmup_epochs,
             "learning_rate_schedule": args.learning_rate_schedule,
+            "optimizer": args.optimizer,
             "patience": args.patience,
             "snapshot_every": args.snapshot_every,
             "tensorboard": args.tensorboard,
