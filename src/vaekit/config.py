@@ -155,7 +155,7 @@ MODEL_PRESETS = {
 
 ENGINES = ("fast", "keras")
 SCHEDULES = ("constant", "cosine")
-OPTIMIZERS = ("adam", "adam_normgrad")  # vaekit.optimizers.OPTIMIZERS
+OPTIMIZERS = ("adam", "adam_normgrad")  # their classes: vaekit.optimizers.OPTIMIZERS
 
 
 @dataclass

@@ -14,8 +14,6 @@ from vaekit import ops as vops
 from vaekit.errors import ConfigError
 from vaekit.layers import GaussianSampler
 
-LOG_VAR_MIN, LOG_VAR_MAX = config_lib.LOG_VAR_RANGE
-
 
 @keras.saving.register_keras_serializable(package="vaekit")
 class VAE(keras.Model):
@@ -58,7 +56,7 @@ class VAE(keras.Model):
         seed=None,
         free_bits=0.0,
         iw_samples=1,
-        log_var_range=(LOG_VAR_MIN, LOG_VAR_MAX),
+        log_var_range=config_lib.LOG_VAR_RANGE,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -319,7 +317,7 @@ def build_vae(input_shape, config="seed", seed=None, **overrides):
         "seed": seed,
         "free_bits": config.free_bits,
         "iw_samples": config.iw_samples,
-        "log_var_range": tuple(config.log_var_range),
+        "log_var_range": config.log_var_range,
         "name": f"vae_{config.name}",
     }
     if config.stochastic_layers == 2:

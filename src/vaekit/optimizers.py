@@ -6,6 +6,7 @@
 import keras
 from keras import ops
 
+from vaekit import config as config_lib
 from vaekit.errors import ConfigError
 
 EPSILON = 1e-12  # a zero gradient stays zero instead of dividing by zero
@@ -28,7 +29,8 @@ class NormalizedAdam(keras.optimizers.Adam):
         super().update_step(gradient / (norm + EPSILON), variable, learning_rate)
 
 
-OPTIMIZERS = {"adam": keras.optimizers.Adam, "adam_normgrad": NormalizedAdam}
+# The names are config's (which checks them without importing Keras); the classes, in its order.
+OPTIMIZERS = dict(zip(config_lib.OPTIMIZERS, (keras.optimizers.Adam, NormalizedAdam), strict=True))
 
 
 def get(name, learning_rate):

@@ -11,12 +11,13 @@ import operator
 import keras
 from keras import ops
 
+from vaekit import config as config_lib
 from vaekit import ops as vops
 from vaekit.errors import ConfigError
 
 # Learned log-variances are clipped to the encoder's range in model.py (variances 1e-13 to 5e8):
 # exp(-log_var) then stays finite in float32 whatever the optimizer does.
-LOG_VAR_MIN, LOG_VAR_MAX = -30.0, 20.0
+LOG_VAR_MIN, LOG_VAR_MAX = config_lib.LOG_VAR_RANGE
 
 
 class Prior(keras.layers.Layer):

@@ -203,9 +203,8 @@ def _report(result, cfg):
         if split in m
     )
     epochs = f"{m['epochs']} epochs"
-    if m.get(
-        "stopped_early_at_epoch"
-    ):  # the budget was not run out: say what ran, and what is kept
+    # An early-stopped run did not use its budget: say what ran, and which weights it kept.
+    if m.get("stopped_early_at_epoch"):
         epochs = (
             f"{m['stopped_early_at_epoch']} of {m['epochs']} epochs (early stopping; "
             f"the weights are the best epoch's, {m['best_epoch']})"
