@@ -41,14 +41,15 @@ class Recorder(keras.callbacks.Callback):
         self.events.append(("epoch_end", epoch, sorted(logs)))
 
 
-def test_fast_engine_matches_plain_fit(data):
+@pytest.mark.parametrize("likelihood", ["bernoulli", "local_ar_bernoulli"])
+def test_fast_engine_matches_plain_fit(data, likelihood):
     """Same seed, same batches, same steps: the fast path ends where plain `fit` ends."""
     batches = EpochBatches(data, 32, seed=4)
-    plain = _model(data.shape[1:])
+    plain = _model(data.shape[1:], likelihood=likelihood)
     expected = plain.fit(
         batches.stream(0), steps_per_epoch=len(batches), epochs=3, shuffle=False, verbose=0
     )
-    fast = _model(data.shape[1:])
+    fast = _model(data.shape[1:], likelihood=likelihood)
     history = fit_fast(fast, batches, epochs=3, verbose=0, steps_per_call=2)
     for a, b in zip(plain.get_weights(), fast.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)

@@ -6,6 +6,7 @@ import pytest
 from keras import ops
 
 from vaekit import likelihoods
+from vaekit.autoregressive import LocalAutoregressiveBernoulli
 from vaekit.errors import ConfigError
 
 
@@ -221,6 +222,7 @@ def test_registry_names_and_discreteness():
         "gaussian": (likelihoods.Gaussian, False),
         "gaussian_learned": (likelihoods.GaussianLearnedScale, False),
         "discretized_logistic": (likelihoods.DiscretizedLogistic, True),
+        "local_ar_bernoulli": (LocalAutoregressiveBernoulli, True),
     }
     assert set(likelihoods.LIKELIHOODS) == set(expected)
     for name, (cls, discrete) in expected.items():
@@ -235,7 +237,13 @@ def test_registry_names_and_discreteness():
 
 @pytest.mark.parametrize(
     "name, per_value",
-    [("bernoulli", 1), ("gaussian", 1), ("gaussian_learned", 2), ("discretized_logistic", 2)],
+    [
+        ("bernoulli", 1),
+        ("local_ar_bernoulli", 1),
+        ("gaussian", 1),
+        ("gaussian_learned", 2),
+        ("discretized_logistic", 2),
+    ],
 )
 def test_param_shapes(name, per_value):
     lik = likelihoods.get(name)

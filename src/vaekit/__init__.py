@@ -17,6 +17,7 @@ _EXPORTS = {
     "Gaussian": "vaekit.likelihoods",
     "GaussianLearnedScale": "vaekit.likelihoods",
     "DiscretizedLogistic": "vaekit.likelihoods",
+    "LocalAutoregressiveBernoulli": "vaekit.autoregressive",
     "StandardNormal": "vaekit.priors",
     "MixtureOfGaussians": "vaekit.priors",
     "VampPrior": "vaekit.priors",

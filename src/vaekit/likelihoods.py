@@ -12,6 +12,11 @@ Parameter layouts (decoder output for one data point of shape `(H, W, C)`, or `(
 | `"gaussian"`             | `Gaussian`             | `(H, W, C)`   | means (the scale is fixed)      |
 | `"gaussian_learned"`     | `GaussianLearnedScale` | `(H, W, 2C)`  | `[means (C), log-scales (C)]`   |
 | `"discretized_logistic"` | `DiscretizedLogistic`  | `(H, W, 2C)`  | `[means (C), log-scales (C)]`   |
+| `"local_ar_bernoulli"`   | `LocalAutoregressiveBernoulli` | `(H, W, C)` | logits, before the local terms |
+
+A likelihood with weights of its own (`LocalAutoregressiveBernoulli`, in `vaekit.autoregressive`) is
+also a Keras layer: the VAE builds it for the data's shape and trains and saves its weights with the
+networks'.
 
 `is_discrete` says whether `log_prob` is a log probability mass (Bernoulli, discretized logistic), so that
 bits/dim = nll / (D ln 2) is meaningful, or a log density (the Gaussians), which is not comparable.
@@ -252,6 +257,12 @@ LIKELIHOODS = {
 }
 
 
+def register(cls):
+    """Add a likelihood class to the names `get` knows (modules that define one call it)."""
+    LIKELIHOODS[cls.name] = cls
+    return cls
+
+
 def get(identifier, event_ndim=3):
     """A likelihood from a name, a config dict or an instance."""
     if isinstance(identifier, Likelihood):
@@ -268,3 +279,7 @@ def get(identifier, event_ndim=3):
             f"Unknown likelihood {identifier!r}. Expected one of: {', '.join(sorted(LIKELIHOODS))}."
         )
     return LIKELIHOODS[identifier](event_ndim=event_ndim)
+
+
+# Likelihoods with weights of their own live in their own modules and register themselves on import.
+from vaekit import autoregressive  # noqa: E402, F401  (local_ar_bernoulli)

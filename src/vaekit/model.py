@@ -68,6 +68,8 @@ class VAE(keras.Model):
         self.data_shape = tuple(encoder.inputs[0].shape[1:])
         self.latent_dim = int(encoder.outputs[0].shape[-1])
         self.likelihood = likelihoods.get(likelihood, event_ndim=len(self.data_shape))
+        if isinstance(self.likelihood, keras.layers.Layer) and not self.likelihood.built:
+            self.likelihood.build(self.data_shape)  # a likelihood with weights of its own
         self.prior = priors.get(prior)
         expected = tuple(self.likelihood.param_shape(self.data_shape))
         if self.likelihood.event_ndim != len(self.data_shape):

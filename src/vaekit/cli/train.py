@@ -36,7 +36,8 @@ def add_parser(sub, common):
     )
     p.add_argument(
         "--likelihood",
-        help="bernoulli | gaussian | gaussian_learned | discretized_logistic (default bernoulli)",
+        help="bernoulli | local_ar_bernoulli | gaussian | gaussian_learned | discretized_logistic "
+        "(default bernoulli)",
     )
     p.add_argument("--prior", help="standard_normal | mog | vampprior (default standard_normal)")
     p.add_argument("--prior-components", type=int, help="mog components / vampprior pseudo-inputs")

@@ -1,0 +1,148 @@
+"""The local autoregressive Bernoulli: a normalised distribution, causal, and usable by every model path."""
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from vaekit import likelihoods
+from vaekit.autoregressive import LocalAutoregressiveBernoulli, _causal_sources
+from vaekit.errors import ConfigError
+from vaekit.model import build_vae
+
+
+def _likelihood(data_shape, window, seed=0, scale=1.5):
+    lik = LocalAutoregressiveBernoulli(event_ndim=len(data_shape), window=window)
+    lik.build(data_shape)
+    rng = np.random.default_rng(seed)
+    lik.tap_weights.assign(rng.normal(0, scale, lik.tap_weights.shape).astype("float32"))
+    return lik
+
+
+def _all_binary(data_shape):
+    size = int(np.prod(data_shape))
+    return np.array(list(itertools.product([0.0, 1.0], repeat=size)), "float32").reshape(
+        -1, *data_shape
+    )
+
+
+@pytest.mark.parametrize("data_shape, window", [((3, 3, 1), 1), ((2, 3, 2), 1), ((6,), 2)])
+def test_probabilities_of_all_binary_data_sum_to_one(data_shape, window):
+    lik = _likelihood(data_shape, window)
+    x = _all_binary(data_shape)  # every binary data point: 2^9, 2^12 and 2^6 of them
+    logits = np.random.default_rng(1).normal(0, 2, (1, *data_shape)).astype("float32")
+    log_p = ops.convert_to_numpy(lik.log_prob(x, np.broadcast_to(logits, x.shape)))
+    assert np.exp(log_p.astype("float64")).sum() == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("data_shape, window", [((5, 6, 1), 2), ((4, 4, 3), 1), ((9,), 3)])
+def test_each_value_sees_exactly_its_causal_neighbourhood(data_shape, window):
+    """The gather table, against a brute-force reading of the definition."""
+    sources = _causal_sources(data_shape, window)
+    size = int(np.prod(data_shape))
+    assert sources.shape[0] == size and sources.min() >= 0 and sources.max() <= size
+    for i in range(size):
+        if len(data_shape) == 1:
+            expected = {j for j in range(size) if 0 < i - j <= window}
+        else:
+            _, width, channels = data_shape
+            r, c = divmod(i // channels, width)
+            expected = set()
+            for j in range(size):
+                rj, cj = divmod(j // channels, width)
+                before = (rj, cj) < (r, c)
+                if before and r - rj <= window and abs(c - cj) <= window:
+                    expected.add(j)
+        got = [j for j in sources[i] if j < size]
+        assert len(got) == len(set(got)) and set(got) == expected, i
+
+
+def test_log_prob_matches_a_float64_reference_and_zero_weights_are_bernoulli():
+    shape, window = (4, 5, 1), 2
+    lik = _likelihood(shape, window, seed=2)
+    rng = np.random.default_rng(3)
+    x = (rng.random((6, *shape)) < 0.4).astype("float32")
+    logits = rng.normal(0, 2, (6, *shape)).astype("float32")
+    w = ops.convert_to_numpy(lik.tap_weights).astype("float64")
+    sources = _causal_sources(shape, window)
+    flat = np.concatenate([x.reshape(6, -1), np.zeros((6, 1))], 1).astype("float64")
+    local = np.stack([(flat[:, sources[i]] * w[i]).sum(1) for i in range(len(sources))], 1)
+    full = logits.reshape(6, -1) + local
+    expected = (flat[:, :-1] * full - np.logaddexp(0, full)).sum(1)
+    np.testing.assert_allclose(ops.convert_to_numpy(lik.log_prob(x, logits)), expected, rtol=1e-5)
+
+    lik.tap_weights.assign(np.zeros(lik.tap_weights.shape, "float32"))
+    plain = likelihoods.Bernoulli(event_ndim=3)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(lik.log_prob(x, logits)),
+        ops.convert_to_numpy(plain.log_prob(x, logits)),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(lik.mean(logits)), 1 / (1 + np.exp(-logits)), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_broadcasting_one_image_against_k_decodings():
+    """The NLL path: data `(batch, 1, ...)` against parameters `(batch, K, ...)`."""
+    shape = (3, 4, 1)
+    lik = _likelihood(shape, 1, seed=4)
+    rng = np.random.default_rng(5)
+    x = (rng.random((2, *shape)) < 0.5).astype("float32")
+    params = rng.normal(0, 2, (2, 7, *shape)).astype("float32")
+    got = ops.convert_to_numpy(lik.log_prob(x[:, None], params))  # (2, 7)
+    for b, k in itertools.product(range(2), range(7)):
+        one = ops.convert_to_numpy(lik.log_prob(x[b : b + 1], params[b, k : k + 1]))
+        assert got[b, k] == pytest.approx(one[0], rel=1e-5)
+
+
+def test_samples_follow_the_chain_rule():
+    """Two values, the second depending on the first: draws match the exact joint."""
+    lik = LocalAutoregressiveBernoulli(event_ndim=1, window=1)
+    lik.build((2,))
+    lik.tap_weights.assign(np.array([[0.0], [3.0]], "float32"))  # value 1 sees value 0
+    logits = np.tile(np.array([[0.4, -1.5]], "float32"), (40_000, 1))
+    draws = ops.convert_to_numpy(lik.sample(logits, seed=keras.random.SeedGenerator(0)))
+    assert set(np.unique(draws)) <= {0.0, 1.0}
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    p0 = sig(0.4)
+    for a, b in itertools.product([0, 1], repeat=2):
+        p1 = sig(-1.5 + 3.0 * a)
+        exact = (p0 if a else 1 - p0) * (p1 if b else 1 - p1)
+        freq = np.mean((draws[:, 0] == a) & (draws[:, 1] == b))
+        assert freq == pytest.approx(exact, abs=0.01), (a, b)
+    # The picture mean: the first value's probability, then the second's given that probability.
+    mean = ops.convert_to_numpy(lik.mean(logits[:1]))[0]
+    np.testing.assert_allclose(mean, [p0, sig(-1.5 + 3.0 * p0)], rtol=1e-5)
+
+
+def test_bad_window_and_data_shape_are_config_errors():
+    with pytest.raises(ConfigError, match="window"):
+        LocalAutoregressiveBernoulli(window=0)
+    with pytest.raises(ConfigError, match=r"\(H, W, C\) or \(D,\)"):
+        LocalAutoregressiveBernoulli(event_ndim=2).build((4, 4))
+
+
+def test_a_vae_trains_saves_and_reloads_its_local_weights(tmp_path):
+    from vaekit.saving import load_model, save_model
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = (rng.random((96, 6, 6, 1)) < 0.4).astype("float32")
+    model = build_vae(
+        (6, 6, 1), "seed", hidden_units=[16], latent_dim=2, likelihood="local_ar_bernoulli", seed=0
+    )
+    assert any("tap_weights" in w.path for w in model.trainable_weights)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.fit(x, epochs=2, batch_size=32, verbose=0)
+    weights = ops.convert_to_numpy(model.likelihood.tap_weights)
+    assert np.abs(weights).max() > 0  # the local weights learn
+    again = load_model(save_model(model, tmp_path / "m.keras"))
+    assert again.likelihood.name == "local_ar_bernoulli" and again.likelihood.window == 3
+    np.testing.assert_array_equal(ops.convert_to_numpy(again.likelihood.tap_weights), weights)
+    z = np.zeros((2, 2), "float32")
+    np.testing.assert_allclose(again.decode(z), model.decode(z), rtol=1e-6)
+    samples = again.sample(3, seed=1)
+    assert samples.shape == (3, 6, 6, 1) and np.all((samples >= 0) & (samples <= 1))
