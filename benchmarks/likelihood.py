@@ -43,6 +43,18 @@ RECIPES = {
         "--model vampprior --epochs 300 --batch-size 100 --learning-rate 5e-4 "
         "--kl-warmup-epochs 50 --patience 30",
     ),
+    "vae_local_ar": (
+        "the vae recipe with the local autoregressive Bernoulli (each pixel also sees the 24 "
+        "before it in a 7x7 causal window)",
+        "--model vae --likelihood local_ar_bernoulli --epochs 300 --batch-size 100 "
+        "--learning-rate 5e-4 --kl-warmup-epochs 50 --patience 30",
+    ),
+    "vampprior_local_ar": (
+        "VampPrior and the local autoregressive Bernoulli, 180 epochs (2 hours here) on a cosine "
+        "learning-rate schedule",
+        "--model vampprior --likelihood local_ar_bernoulli --epochs 180 --batch-size 100 "
+        "--learning-rate 1e-3 --learning-rate-schedule cosine --kl-warmup-epochs 50 --patience 30",
+    ),
     "vampprior_reference": (
         "the vampprior recipe with the settings of the paper's code: log-variances clipped to "
         "[-6, 2], Adam on per-tensor normalised gradients, 100-epoch warm-up, patience 50",
