@@ -10,7 +10,8 @@ from keras import ops
 from vaekit import likelihoods
 from vaekit.autoregressive import LocalAutoregressiveBernoulli, _causal_sources
 from vaekit.errors import ConfigError
-from vaekit.model import build_vae
+from vaekit.model import VAE, build_vae
+from vaekit.networks import build_networks
 
 
 def _likelihood(data_shape, window, seed=0, scale=1.5):
@@ -118,9 +119,45 @@ def test_samples_follow_the_chain_rule():
     np.testing.assert_allclose(mean, [p0, sig(-1.5 + 3.0 * p0)], rtol=1e-5)
 
 
+def test_draws_of_images_with_channels_follow_log_prob():
+    """Sampling (pixel by pixel, channels together) and scoring describe one distribution: the
+    frequencies of all 2^8 images of shape (2, 2, 2) match exp(log_prob)."""
+    shape = (2, 2, 2)
+    lik = _likelihood(shape, 1, seed=6, scale=2.0)
+    logits = np.random.default_rng(7).normal(0, 1, (1, *shape)).astype("float32")
+    draws = ops.convert_to_numpy(
+        lik.sample(np.repeat(logits, 60_000, axis=0), seed=keras.random.SeedGenerator(1))
+    )
+    codes = draws.reshape(len(draws), -1).astype(int) @ (1 << np.arange(8)[::-1])
+    freq = np.bincount(codes, minlength=256) / len(draws)
+    images = _all_binary(shape)  # in the same binary order as `codes`
+    exact = np.exp(ops.convert_to_numpy(lik.log_prob(images, np.repeat(logits, 256, axis=0))))
+    assert 0.5 * np.abs(freq - exact).sum() < 0.02  # total variation
+
+
+def test_mean_and_sample_keep_any_leading_shape():
+    shape = (3, 3, 1)
+    lik = _likelihood(shape, 1, seed=8)
+    params = np.random.default_rng(9).normal(0, 1, (2, 4, *shape)).astype("float32")
+    mean = ops.convert_to_numpy(lik.mean(params))
+    assert mean.shape == params.shape
+    one = ops.convert_to_numpy(lik.mean(params[1, 2:3]))[0]
+    np.testing.assert_allclose(mean[1, 2], one, rtol=1e-6)
+    assert ops.convert_to_numpy(lik.mean(params[0, 0])).shape == shape  # one unbatched image
+    assert ops.convert_to_numpy(lik.sample(params, seed=0)).shape == params.shape
+
+
 def test_bad_window_and_data_shape_are_config_errors():
-    with pytest.raises(ConfigError, match="window"):
-        LocalAutoregressiveBernoulli(window=0)
+    for window in (0, None, 2.5, True):
+        with pytest.raises(ConfigError, match="window"):
+            LocalAutoregressiveBernoulli(window=window)
+    built = LocalAutoregressiveBernoulli()
+    built.build((6, 6, 1))
+    encoder, decoder = build_networks("mlp", (4, 4, 1), (4, 4, 1), 2, hidden_units=(8,))
+    with pytest.raises(
+        ConfigError, match=r"shape \(4, 4, 1\)\. Received one built for \(6, 6, 1\)"
+    ):
+        VAE(encoder, decoder, likelihood=built)
     with pytest.raises(ConfigError, match=r"\(H, W, C\) or \(D,\)"):
         LocalAutoregressiveBernoulli(event_ndim=2).build((4, 4))
 
