@@ -109,7 +109,13 @@ def run_recipe(name, args):
     run_dir = os.path.join(args.runs, name)
     train = [sys.executable, "-m", "vaekit", "train", *COMMON, *flags.split()]
     train += ["--out", run_dir, "--overwrite", "--verbose", "0"]
-    _, train_wall = run(train)
+    if args.existing:  # trained already (perhaps in parts, with `vaekit train --resume`)
+        with open(os.path.join(run_dir, "metrics.json")) as f:
+            trained = json.load(f)
+        # A resumed run's metrics time only its last part: no honest total to show.
+        train_wall = math.nan if trained["resumed_from_epoch"] else trained["train_seconds"]
+    else:
+        _, train_wall = run(train)
     evaluate = [sys.executable, "-m", "vaekit", "evaluate", run_dir, "--split", "test"]
     evaluate += [
         "-k",
@@ -134,7 +140,8 @@ def run_recipe(name, args):
         shown_eval += f" --limit {args.test_limit}"
     return (
         f"| {name} | {description} | {params:,} | {epochs} (best {metrics['best_epoch']}) | "
-        f"{train_wall / 60:.1f} + {eval_wall / 60:.1f} | {result['elbo']:.2f} | "
+        f"{'?' if math.isnan(train_wall) else f'{train_wall / 60:.1f}'} + {eval_wall / 60:.1f} | "
+        f"{result['elbo']:.2f} | "
         f"**{result['nll']:.2f}** ± {result['nll_standard_error']:.2f} (n={result['n']}) | "
         f"{result['active_units']}/{result['latent_dim']} | `{shown_train}` then `{shown_eval}` |"
     )
@@ -194,6 +201,12 @@ def main():
         "--test-limit",
         type=int,
         help="score N test images spread over the split (quicker, noisier)",
+    )
+    p.add_argument(
+        "--existing",
+        action="store_true",
+        help="evaluate the run directories already under --runs instead of training them "
+        "(the training time comes from their metrics.json)",
     )
     p.add_argument("--write", action="store_true", help="update the table in BENCHMARKS.md")
     args = p.parse_args()
