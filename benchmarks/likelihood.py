@@ -107,14 +107,14 @@ def run_recipe(name, args):
     description, flags = RECIPES[name]
     flags = scaled(flags, args.epochs_scale)
     run_dir = os.path.join(args.runs, name)
-    train = [sys.executable, "-m", "vaekit", "train", *COMMON, *flags.split()]
-    train += ["--out", run_dir, "--overwrite", "--verbose", "0"]
     if args.existing:  # trained already (perhaps in parts, with `vaekit train --resume`)
         with open(os.path.join(run_dir, "metrics.json")) as f:
             trained = json.load(f)
         # A resumed run's metrics time only its last part: no honest total to show.
         train_wall = math.nan if trained["resumed_from_epoch"] else trained["train_seconds"]
     else:
+        train = [sys.executable, "-m", "vaekit", "train", *COMMON, *flags.split()]
+        train += ["--out", run_dir, "--overwrite", "--verbose", "0"]
         _, train_wall = run(train)
     evaluate = [sys.executable, "-m", "vaekit", "evaluate", run_dir, "--split", "test"]
     evaluate += [

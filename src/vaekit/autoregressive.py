@@ -56,16 +56,30 @@ class LocalAutoregressiveBernoulli(keras.layers.Layer, likelihoods.Likelihood):
             )
         self.window = int(window)
 
+    def bind(self, data_shape):
+        data_shape = tuple(data_shape)
+        if not self.built:
+            self.build(data_shape)
+        elif self.data_shape != data_shape:
+            raise ConfigError(
+                f"Expected a likelihood built for data of shape {data_shape}. "
+                f"Received one built for {self.data_shape}"
+            )
+
     def build(self, data_shape):
         data_shape = tuple(int(d) for d in data_shape[-self.event_ndim :])
         self.data_shape = data_shape
-        self.channels = data_shape[-1] if len(data_shape) == 3 else 1
         self.sources = _causal_sources(data_shape, self.window)  # (values, taps) int32
         values, taps = self.sources.shape
         self.tap_weights = self.add_weight(
             shape=(values, taps), initializer="zeros", name="tap_weights"
         )
         self.built = True
+
+    @property
+    def channels(self):
+        """Values per pixel: they share their sources (1 for vector data)."""
+        return self.data_shape[-1] if len(self.data_shape) == 3 else 1
 
     def _local_logits(self, x_flat):
         """The autoregressive term `(..., D)` for flat data `(..., D)`."""

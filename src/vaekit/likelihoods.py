@@ -52,6 +52,10 @@ class Likelihood:
     def __init__(self, event_ndim=3):
         self.event_ndim = int(event_ndim)
 
+    def bind(self, data_shape):
+        """Called by the VAE with the shape of its data. A likelihood with weights of its own
+        creates them here (and refuses data of another shape); the others need nothing."""
+
     def param_shape(self, data_shape):
         """Shape of the decoder output for one data point of `data_shape`."""
         if self.params_per_value == 1:

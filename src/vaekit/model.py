@@ -68,14 +68,7 @@ class VAE(keras.Model):
         self.data_shape = tuple(encoder.inputs[0].shape[1:])
         self.latent_dim = int(encoder.outputs[0].shape[-1])
         self.likelihood = likelihoods.get(likelihood, event_ndim=len(self.data_shape))
-        if isinstance(self.likelihood, keras.layers.Layer):  # a likelihood with weights of its own
-            if not self.likelihood.built:
-                self.likelihood.build(self.data_shape)
-            elif tuple(self.likelihood.data_shape) != self.data_shape:
-                raise ConfigError(
-                    f"Expected a likelihood built for data of shape {self.data_shape}. "
-                    f"Received one built for {tuple(self.likelihood.data_shape)}"
-                )
+        self.likelihood.bind(self.data_shape)
         self.prior = priors.get(prior)
         expected = tuple(self.likelihood.param_shape(self.data_shape))
         if self.likelihood.event_ndim != len(self.data_shape):
