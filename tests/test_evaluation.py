@@ -107,6 +107,7 @@ def test_same_seed_same_numbers_and_chunking(images, rough, monkeypatch):
     # Smaller calls (more chunks, smaller image batches) draw the same noise in the same order
     # only when the chunking matches; the estimate must still agree in distribution.
     monkeypatch.setattr(evaluation, "ROWS_PER_CHUNK", 128)
+    monkeypatch.setattr(evaluation, "EAGER_ROWS_PER_CHUNK", 128)
     chunked = importance_sampled(model, x, 300, seed=5)
     assert abs(chunked["log_likelihood"].mean() - first["log_likelihood"].mean()) < 0.5
 

@@ -20,8 +20,13 @@ import keras
 import numpy as np
 from keras import ops
 
+from vaekit.keras_compat import eager_backend
+
 ROWS_PER_CHUNK = 2_500  # decoder rows per call (images x samples): bounds memory for any K; about
-# the fastest size on every backend here (the logits of a call stay in cache)
+# the fastest size for the compiled (XLA) scorers here
+# PyTorch scores eagerly, and Keras' layer calls cost milliseconds of Python per call whatever its
+# size: 10,000 rows ran 1.3-1.4x as fast as 2,500 (the seed model, one process, alternating)
+EAGER_ROWS_PER_CHUNK = 10_000
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al.: a unit is active if Cov_x(E_q[z_u]) > 0.01
 
 
@@ -44,8 +49,9 @@ def importance_sampled(model, x, num_samples=5000, *, seed=0, progress=False):
     k = int(num_samples)
     if k < 1:
         raise ValueError(f"Expected num_samples >= 1. Received: num_samples={num_samples}")
-    chunk = min(k, ROWS_PER_CHUNK)  # samples per call
-    batch_size = max(1, ROWS_PER_CHUNK // chunk)  # images per call
+    rows = EAGER_ROWS_PER_CHUNK if eager_backend() else ROWS_PER_CHUNK
+    chunk = min(k, rows)  # samples per call
+    batch_size = max(1, rows // chunk)  # images per call
     step = _compiled(model)
     rng = np.random.default_rng(seed)
     out = {name: [] for name in ("log_likelihood", "elbo", "reconstruction", "kl")}
