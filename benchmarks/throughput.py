@@ -298,6 +298,9 @@ def main():
         "--images", type=int, default=0, help="training images per epoch (0: all 50,000)"
     )
     p.add_argument("--skip-cli", action="store_true")
+    p.add_argument(
+        "--skip-training", action="store_true", help="no training table (NLL and CLI only)"
+    )
     args = p.parse_args()
     if args.worker:
         return worker(args)
@@ -305,12 +308,13 @@ def main():
     import importlib.util
 
     backends = [b for b in args.backends.split(",") if importlib.util.find_spec(b)]
-    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
-    print(
-        "| backend | model | batch | vaekit samples/s | first-epoch overhead s | peak MiB | "
-        "Keras fit samples/s | vaekit / fit | hand-written samples/s | vaekit / hand-written |"
-    )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    batch_sizes = [] if args.skip_training else [int(b) for b in args.batch_sizes.split(",")]
+    if batch_sizes:
+        print(
+            "| backend | model | batch | vaekit samples/s | first-epoch overhead s | peak MiB | "
+            "Keras fit samples/s | vaekit / fit | hand-written samples/s | vaekit / hand-written |"
+        )
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for backend in backends:
         for model in args.models.split(","):
             for batch in batch_sizes:
