@@ -124,6 +124,33 @@ def test_stop_training_stops_at_the_next_chunk(data):
     assert model.optimizer.iterations.numpy() == 2
 
 
+@pytest.mark.parametrize("stop_at, validated", [(6, True), (3, False)])
+def test_a_stop_in_the_last_steps_still_validates_the_whole_epoch(data, stop_at, validated):
+    """Ctrl-C during an epoch's last steps ends a whole epoch: it gets its validation scores, so its
+    checkpoint has every metric (a run once wrote a history without them and failed). A stop
+    mid-epoch ends a partial epoch, which is not validated (nor checkpointed)."""
+
+    class StopAt(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch >= stop_at:
+                self.model.stop_training = True
+
+    model = _model(data.shape[1:])
+    recorder = Recorder()
+    fit_fast(
+        model,
+        EpochBatches(data, 32, seed=0),
+        epochs=3,
+        validation_data=(data[:40],),
+        callbacks=[StopAt(), recorder],
+        verbose=0,
+        steps_per_call=4,
+    )
+    epoch_ends = [e for e in recorder.events if e[0] == "epoch_end"]
+    assert [e[1] for e in epoch_ends] == [0]
+    assert ("val_loss" in epoch_ends[0][2]) is validated
+
+
 def test_kl_warmup_schedule_and_true_validation(data):
     model = _model(data.shape[1:])
     seen = []

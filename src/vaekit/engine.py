@@ -87,12 +87,12 @@ def fit_fast(
             index = np.concatenate(batches.indices(epoch)).astype("int32")  # the batches, in order
         index, weights, last = _batch_matrix(index, batches.batch_size, runner.pads_last_batch)
         index_device, weights_device = runner.put(index), runner.put(weights)
-        logs = {}
+        logs, ran = {}, 0
         for start in range(0, full_steps, steps_per_call):
             stop = min(start + steps_per_call, full_steps)
             callbacks.on_train_batch_begin(start)
             runner.run(x_device, index_device, weights_device, start, stop)
-            logs = _metrics(model)
+            logs, ran = _metrics(model), stop
             callbacks.on_train_batch_end(stop - 1, logs)
             if model.stop_training:
                 break
@@ -109,10 +109,12 @@ def fit_fast(
             else:
                 ones = np.ones((1, len(last)), "float32")
                 runner.run(x_device, runner.put(last[None]), runner.put(ones), 0, 1)
-            logs = _metrics(model)
+            logs, ran = _metrics(model), steps
             callbacks.on_train_batch_end(steps - 1, logs)
         epoch_logs = dict(logs)
-        if validation_data is not None and not model.stop_training:
+        # A whole epoch is validated even when a stop was asked for during its last steps (Ctrl-C):
+        # its checkpoint then has every metric an epoch has. A partial epoch is never checkpointed.
+        if validation_data is not None and ran == steps:
             scores = model.evaluate(
                 validation_data[0],
                 batch_size=VALIDATION_BATCH_SIZE,
