@@ -134,10 +134,10 @@ def decoder_rows_per_second(model, repeats=20):
     import keras
     import numpy as np
 
-    from vaekit import evaluation
+    from vaekit.evaluation import rows_per_call
 
     backend = keras.backend.backend()
-    rows = evaluation.EAGER_ROWS_PER_CHUNK if backend == "torch" else evaluation.ROWS_PER_CHUNK
+    rows = rows_per_call()
     decoder = model.decoder
     z = np.random.default_rng(0).standard_normal((rows, model.latent_dim), "float32")
     if backend == "jax":

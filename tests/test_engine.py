@@ -105,18 +105,26 @@ def test_callbacks_see_chunks_epochs_and_validation(data):
     assert all(np.isfinite(e[2]) for e in recorder.events if e[0] == "batch_end")
 
 
-def test_stop_training_stops_at_the_next_chunk(data):
-    class StopAfterFirstChunk(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
+class StopAt(keras.callbacks.Callback):
+    """Asks for a stop at the end of the first chunk that ends at or after batch `batch`."""
+
+    def __init__(self, batch):
+        super().__init__()
+        self.batch = batch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch >= self.batch:
             self.model.stop_training = True
 
+
+def test_stop_training_stops_at_the_next_chunk(data):
     model = _model(data.shape[1:])
     recorder = Recorder()
     fit_fast(
         model,
         EpochBatches(data, 32, seed=0),
         epochs=5,
-        callbacks=[StopAfterFirstChunk(), recorder],
+        callbacks=[StopAt(0), recorder],
         verbose=0,
         steps_per_call=2,
     )
@@ -129,12 +137,6 @@ def test_a_stop_in_the_last_steps_still_validates_the_whole_epoch(data, stop_at,
     """Ctrl-C during an epoch's last steps ends a whole epoch: it gets its validation scores, so its
     checkpoint has every metric (a run once wrote a history without them and failed). A stop
     mid-epoch ends a partial epoch, which is not validated (nor checkpointed)."""
-
-    class StopAt(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            if batch >= stop_at:
-                self.model.stop_training = True
-
     model = _model(data.shape[1:])
     recorder = Recorder()
     fit_fast(
@@ -142,7 +144,7 @@ def test_a_stop_in_the_last_steps_still_validates_the_whole_epoch(data, stop_at,
         EpochBatches(data, 32, seed=0),
         epochs=3,
         validation_data=(data[:40],),
-        callbacks=[StopAt(), recorder],
+        callbacks=[StopAt(stop_at), recorder],
         verbose=0,
         steps_per_call=4,
     )

@@ -49,7 +49,7 @@ def importance_sampled(model, x, num_samples=5000, *, seed=0, progress=False):
     k = int(num_samples)
     if k < 1:
         raise ValueError(f"Expected num_samples >= 1. Received: num_samples={num_samples}")
-    rows = EAGER_ROWS_PER_CHUNK if eager_backend() else ROWS_PER_CHUNK
+    rows = rows_per_call()
     chunk = min(k, rows)  # samples per call
     batch_size = max(1, rows // chunk)  # images per call
     step = _compiled(model)
@@ -89,6 +89,11 @@ def importance_sampled(model, x, num_samples=5000, *, seed=0, progress=False):
                 bar.update(start + n)
         previous = current
     return {name: np.concatenate(v) if v else np.zeros(0, "float64") for name, v in out.items()}
+
+
+def rows_per_call():
+    """Decoder rows (images x samples) per scoring call on the current backend."""
+    return EAGER_ROWS_PER_CHUNK if eager_backend() else ROWS_PER_CHUNK
 
 
 def _compiled(model):
