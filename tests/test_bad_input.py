@@ -695,6 +695,14 @@ ARGUMENT_CASES = {
         train("--likelihood", "poisson", "--limit", 64),
         "Unknown likelihood 'poisson'",
     ),
+    "train-likelihood-option-unknown": (
+        train("--likelihood-option", "window=5", "--limit", 64),
+        "Unknown option(s) window for likelihood 'bernoulli'",
+    ),
+    "train-likelihood-option-no-value": (
+        train("--likelihood-option", "window"),
+        "expected NAME=VALUE like window=5",
+    ),
     "train-architecture-unknown": (
         train("--architecture", "transformer", "--limit", 64),
         "Unknown architecture",

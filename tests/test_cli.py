@@ -164,6 +164,29 @@ def test_vampprior_reference_options_reach_the_config(capsys, tmp_path):
     assert config_lib.from_dict(tomllib.loads(out)) == cfg
 
 
+def test_likelihood_options_come_from_flags_over_the_config_file(capsys, tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text("[model]\nlikelihood = 'gaussian'\nlikelihood_options = {scale = 0.2, x = 1}\n")
+    argv = ["train", "--config", path, "--likelihood-option", "scale=0.05", "--print-config"]
+    rc, out, err = run_cli(capsys, *argv, "--likelihood-option", "mode=a=b")
+    assert rc == 0, err
+    options = config_lib.from_dict(tomllib.loads(out)).model.likelihood_options
+    assert options == {"scale": 0.05, "x": 1, "mode": "a=b"}
+
+
+def test_likelihood_options_build_the_model(capsys, tmp_path):
+    """`--likelihood-option window=1` gives local_ar_bernoulli one tap per value in a saved run."""
+    argv = ["train", "--dataset", "shapes", "--limit", 64, "--epochs", 1, "--latent-dim", 2,
+            "--likelihood", "local_ar_bernoulli", "--likelihood-option", "window=1",
+            "--out", tmp_path / "run", "--verbose", 0]  # fmt: skip
+    rc, _, err = run_cli(capsys, *argv)
+    assert rc == 0, err
+    model = load_model(tmp_path / "run")
+    assert model.likelihood.window == 1
+    # window 1: the 4 pixels before each one in a 3 x 3 mask
+    assert model.likelihood.sources.shape[1] == 4
+
+
 def test_model_preset_keeps_the_config_files_model_keys(capsys, tmp_path):
     path = tmp_path / "run.toml"
     path.write_text("[model]\nlatent_dim = 3\nhidden_units = [32]\n")

@@ -15,6 +15,7 @@ def test_toml_round_trip(tmp_path):
     cfg = config_lib.RunConfig()
     cfg.data.dataset, cfg.data.limit, cfg.model.beta = "binarized_mnist", 500, 0.1
     cfg.model.hidden_units = [256, 128, 64]
+    cfg.model.likelihood_options = {"window": 5, "scale": 0.05, "flag": True, "mode": 'a "b"'}
     path = tmp_path / "c.toml"
     path.write_text(config_lib.to_toml(cfg))
     assert config_lib.load(path) == cfg
@@ -38,6 +39,10 @@ def test_toml_round_trip(tmp_path):
         ("[data]\nval_fraction = 0.9\n", "val_fraction"),
         ("[data]\nbinarize = 'sometimes'\n", "binarize"),
         ("[data]\nlimit = 0\n", "limit"),
+        ("[model]\nlikelihood_options = 5\n", "likelihood_options to be a table"),
+        ("[model]\nlikelihood_options = {window = [5]}\n", "likelihood_options.window to be a"),
+        ("[model]\nlikelihood_options = {scale = nan}\n", "likelihood_options.scale to be a"),
+        ("[model]\nlikelihood_options = {'a b' = 1}\n", "keys to be names"),
         ("train = 3\n", r"Expected \[train\] to be a table"),
         ("[train\n", "not valid TOML"),
     ],

@@ -49,6 +49,8 @@ MAX_COMPONENTS = 10_000  # prior mixture components / pseudo-inputs
 MAX_IW_SAMPLES = 5_000  # training importance samples (each multiplies the decoder's work)
 
 
+OptionValue = bool | int | float | str  # a value in an options table (TOML scalars)
+
 LOG_VAR_RANGE = (-30.0, 20.0)  # variances from 1e-13 to 5e8: ample, and finite in float32
 
 
@@ -76,6 +78,9 @@ class ModelConfig:
     )  # encoder widths; decoder mirrors
     activation: str = "relu"
     likelihood: str = "bernoulli"  # logits out of the decoder; BCE summed over values
+    # The likelihood's own settings, passed to its class: {window = 5} for local_ar_bernoulli,
+    # {scale = 0.05} for gaussian. Empty: the class's defaults.
+    likelihood_options: dict[str, OptionValue] = field(default_factory=dict)
     prior: str = "standard_normal"  # standard_normal | mog | vampprior
     prior_components: int = 0  # mog / vampprior components (0: the prior's default, 10 / 500)
     beta: float = 1.0  # KL weight; 1 is the true ELBO (the recipe's KL mean is 1 / latent_dim)
@@ -243,6 +248,8 @@ def _coerce(where, value, hint):
             return None
         (hint,) = [a for a in args if a is not type(None)]
         origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is dict:
+        return _options(where, value)
     if origin is list:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"Expected {where} to be a list. Received: {value!r}")
@@ -256,6 +263,26 @@ def _coerce(where, value, hint):
     if hint is bool and isinstance(value, bool):
         return value
     raise ConfigError(f"Expected {where} to be of type {hint.__name__}. Received: {value!r}")
+
+
+def _options(where, value):
+    """An options table: names (like `window`) to finite TOML scalars."""
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"Expected {where} to be a table such as {{window = 5}}. Received: {value!r}"
+        )
+    for key, item in value.items():
+        if not (isinstance(key, str) and key.isidentifier()):
+            raise ConfigError(
+                f"Expected {where} keys to be names such as window. Received: {key!r}"
+            )
+        scalar = isinstance(item, (bool, int, float, str))
+        if not scalar or (isinstance(item, float) and not math.isfinite(item)):
+            raise ConfigError(
+                f"Expected {where}.{key} to be a finite number, a boolean or a string. "
+                f"Received: {item!r}"
+            )
+    return dict(value)
 
 
 def section_from_dict(cls, values, section):
@@ -331,6 +358,8 @@ def _toml_value(value):
         return '"' + "".join(_TOML_ESCAPES.get(c, c) for c in value) + '"'
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # an inline table; its keys are checked names (see _options)
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"Cannot write {value!r} to TOML")
 
 

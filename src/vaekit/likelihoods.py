@@ -22,7 +22,9 @@ networks'.
 bits/dim = nll / (D ln 2) is meaningful, or a log density (the Gaussians), which is not comparable.
 """
 
+import inspect
 import math
+import numbers
 
 import keras
 from keras import ops
@@ -130,10 +132,12 @@ class Gaussian(Likelihood):
     # next to the KL and the decoder would learn next to nothing.
     def __init__(self, event_ndim=3, scale=0.1):
         super().__init__(event_ndim=event_ndim)
-        scale = float(scale)
-        if not (scale > 0 and math.isfinite(scale)):
-            raise ConfigError(f"Expected a finite positive Gaussian scale. Received: scale={scale}")
-        self.scale = scale
+        number = isinstance(scale, numbers.Real) and not isinstance(scale, bool)
+        if not (number and math.isfinite(scale) and scale > 0):
+            raise ConfigError(
+                f"Expected a finite positive Gaussian scale. Received: scale={scale!r}"
+            )
+        self.scale = float(scale)
 
     def log_prob(self, x, params):
         params = self._flat(params)
@@ -267,8 +271,25 @@ def register(cls):
     return cls
 
 
-def get(identifier, event_ndim=3):
-    """A likelihood from a name, a config dict or an instance."""
+def option_names(name):
+    """The options the likelihood `name` takes beyond `event_ndim` (e.g. `("window",)`)."""
+    signature = inspect.signature(LIKELIHOODS[name].__init__)
+    return tuple(
+        p.name
+        for p in signature.parameters.values()
+        if p.name not in ("self", "event_ndim")
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    )
+
+
+def get(identifier, event_ndim=3, **options):
+    """A likelihood from a name (with its `options`, such as `window=5`), a config dict or an
+    instance."""
+    if options and isinstance(identifier, (Likelihood, dict)):
+        raise ConfigError(
+            "Expected likelihood options only with a likelihood name. "
+            f"Received: {', '.join(options)} with a {type(identifier).__name__}"
+        )
     if isinstance(identifier, Likelihood):
         return identifier
     if isinstance(identifier, dict):
@@ -282,7 +303,14 @@ def get(identifier, event_ndim=3):
         raise ConfigError(
             f"Unknown likelihood {identifier!r}. Expected one of: {', '.join(sorted(LIKELIHOODS))}."
         )
-    return LIKELIHOODS[identifier](event_ndim=event_ndim)
+    unknown = sorted(set(options) - set(option_names(identifier)))
+    if unknown:
+        known = ", ".join(option_names(identifier)) or "none"
+        raise ConfigError(
+            f"Unknown option(s) {', '.join(unknown)} for likelihood {identifier!r}. "
+            f"Expected some of: {known}."
+        )
+    return LIKELIHOODS[identifier](event_ndim=event_ndim, **options)
 
 
 # Likelihoods with weights of their own live in their own modules and register themselves on import.

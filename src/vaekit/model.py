@@ -308,7 +308,9 @@ def build_vae(input_shape, config="seed", seed=None, **overrides):
             f"Unknown activation {config.activation!r}. Expected a Keras activation name such as 'relu'."
         ) from None
     input_shape = tuple(int(d) for d in input_shape)
-    likelihood = likelihoods.get(config.likelihood, event_ndim=len(input_shape))
+    likelihood = likelihoods.get(
+        config.likelihood, event_ndim=len(input_shape), **config.likelihood_options
+    )
     prior_options = {"num_components": config.prior_components} if config.prior_components else {}
     prior = priors.get(config.prior, **prior_options)
     options = {

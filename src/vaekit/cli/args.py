@@ -46,6 +46,21 @@ def log_var_range(text):
         ) from None
 
 
+def option(text):
+    """NAME=VALUE, the value read as an int, a float, true/false or else a string: ("window", 5)."""
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not (sep and name.isidentifier() and raw.strip()):
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE like window=5, received {text!r}")
+    raw = raw.strip()
+    for kind in (int, float):
+        try:
+            return name, kind(raw)
+        except ValueError:
+            pass
+    return name, {"true": True, "false": False}.get(raw.lower(), raw)
+
+
 positive_int = bounded(int, 1)
 seed_int = bounded(int, 0, config_lib.MAX_SEED)
 

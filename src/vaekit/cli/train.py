@@ -4,7 +4,7 @@ import dataclasses
 from pathlib import Path
 
 from vaekit import config as config_lib
-from vaekit.cli.args import log_var_range, units
+from vaekit.cli.args import log_var_range, option, units
 from vaekit.errors import VaekitError
 
 
@@ -38,6 +38,15 @@ def add_parser(sub, common):
         "--likelihood",
         help="bernoulli | local_ar_bernoulli | gaussian | gaussian_learned | discretized_logistic "
         "(default bernoulli)",
+    )
+    p.add_argument(
+        "--likelihood-option",
+        type=option,
+        action="append",
+        metavar="NAME=VALUE",
+        dest="likelihood_options",
+        help="a setting of the likelihood, repeatable: window=5 (local_ar_bernoulli's causal "
+        "neighbourhood, default 3), scale=0.05 (gaussian's fixed standard deviation, default 0.1)",
     )
     p.add_argument("--prior", help="standard_normal | mog | vampprior (default standard_normal)")
     p.add_argument("--prior-components", type=int, help="mog components / vampprior pseudo-inputs")
@@ -118,6 +127,11 @@ def _train_config(args):
             "beta": args.beta,
             "architecture": args.architecture,
             "likelihood": args.likelihood,
+            "likelihood_options": (
+                {**cfg.model.likelihood_options, **dict(args.likelihood_options)}
+                if args.likelihood_options
+                else None
+            ),
             "prior": args.prior,
             "prior_components": args.prior_components,
             "stochastic_layers": args.stochastic_layers,
