@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from vaekit import config as config_lib
+from vaekit.checkpoints import read_history
 from vaekit.errors import VaekitError
 from vaekit.training import EpochBatches, binarize_once, check_run_dir, resume, train
 
@@ -116,12 +117,21 @@ def test_checkpoints_keep_last_and_best_and_resume_matches_an_uninterrupted_run(
     names = sorted(p.name for p in (tmp_path / "full" / "checkpoints").iterdir())
     assert names == sorted({"state.json", state["last"], state["best"]})  # older ones removed
     assert len(state["history"]["loss"]) == 3
+    assert len(state["history"]["epoch_seconds"]) == 3
+    assert all(0 < s < full.metrics["train_seconds"] for s in state["history"]["epoch_seconds"])
 
-    # The same run cut after 2 epochs, then resumed to 3.
+    # The same run cut after 2 epochs, then resumed to 3, as a run an older vaekit began (its
+    # history has no epoch_seconds): the new column is NaN for the epochs it did not time.
     train(_small_config(epochs=2), tmp_path / "cut", verbose=0)
+    path = tmp_path / "cut" / "checkpoints" / "state.json"
+    cut = json.loads(path.read_text())
+    del cut["history"]["epoch_seconds"]
+    path.write_text(json.dumps(cut))
     resumed = resume(tmp_path / "cut", epochs=3, verbose=0)
     assert resumed.metrics["resumed_from_epoch"] == 2
     assert len(resumed.history["loss"]) == 3
+    seconds = read_history(tmp_path / "cut")["epoch_seconds"]
+    assert np.isnan(seconds[:2]).all() and seconds[2] > 0
     for a, b in zip(_weights(full.model), _weights(resumed.model), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert resumed.history["loss"][-1] == pytest.approx(full.history["loss"][-1], rel=1e-5)

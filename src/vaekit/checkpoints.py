@@ -14,6 +14,7 @@ one and the same epoch. Files it no longer names are removed only after it has b
 
 import json
 import math
+import time
 from pathlib import Path
 
 import keras
@@ -27,6 +28,9 @@ CHECKPOINT_DIR = "checkpoints"
 HISTORY_FILE = "history.csv"  # in the run directory, rebuilt from the state after every epoch
 STATE_FILE = "state.json"
 STATE_VERSION = 1
+# The history's wall seconds of each epoch, training and validation (not the checkpoint writes):
+# a run trained in parts, with `--resume`, still adds up to its training time.
+EPOCH_SECONDS = "epoch_seconds"
 
 
 def checkpoint_dir(run_dir):
@@ -90,6 +94,7 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._steps_done = 0
+        self._epoch_start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         self._steps_done = batch + 1
@@ -101,11 +106,16 @@ class RunCheckpoint(keras.callbacks.Callback):
         steps = (self.params or {}).get("steps") or 0
         if getattr(self, "_steps_done", steps) < steps:
             return  # stopped mid-epoch (Ctrl-C): the last checkpoint stays the last whole epoch
+        start = getattr(self, "_epoch_start", math.nan)
+        logs[EPOCH_SECONDS] = time.perf_counter() - start
         self.folder.mkdir(parents=True, exist_ok=True)
         old = {self.state["last"], self.state["best"]}
         state = dict(self.state, history={k: list(v) for k, v in self.state["history"].items()})
+        done = self.state["epochs_done"]
         for key, value in logs.items():
-            state["history"].setdefault(key, []).append(value)
+            # A key the run's earlier epochs lack (a run begun by an older vaekit has no
+            # epoch_seconds) gets NaN for them, so every column has one value per epoch.
+            state["history"].setdefault(key, [math.nan] * done).append(value)
         state["epochs_done"] = epoch + 1
         state["last"] = f"epoch-{epoch + 1:04d}.keras"
         save_model(self.model, self.folder / state["last"])
