@@ -185,6 +185,8 @@ def test_curves_panels_and_validation(tmp_path):
     assert _hues(with_val) > _hues(without)  # the dashed validation curves have their own colour
     four = _pixels(curves_png({**train, "reconstruction": train["loss"], "beta": [1.0] * 12}))
     assert four.shape[0] > without.shape[0] * 1.5  # 2 x 2 panels
+    timed = _pixels(curves_png({**train, "epoch_seconds": [30.0] * 12}))
+    assert timed.shape == without.shape  # an epoch's wall time is not a training curve
     _pixels(curves_png({"loss": [150.0], "val_loss": [160.0]}))  # a single epoch still draws
 
 

@@ -15,6 +15,8 @@ from vaekit.plots import _image_array, image_grid, write_png_bytes
 
 _DPI = 100
 _FIRST_METRICS = ("loss", "reconstruction", "kl")  # curves drawn first, in "nats"
+# history.csv columns that are not training curves: the epoch number, the wall time of each epoch
+_NOT_CURVES = {"epoch", "epoch_seconds"}
 
 
 def _figure(width, height):
@@ -227,7 +229,7 @@ def curves_png(history):
 
     Args:
         history: `{metric: per-epoch values}` as in history.csv, e.g. `loss`, `val_loss`, `kl`;
-            an `epoch` column is ignored, epochs are numbered from 1.
+            the `epoch` and `epoch_seconds` columns are not drawn; epochs are numbered from 1.
     """
     if not hasattr(history, "items"):
         raise VaekitError(
@@ -243,7 +245,7 @@ def curves_png(history):
             raise VaekitError(
                 f"Expected a list of numbers per epoch for {key!r}. Received: {history[key]!r:.80}"
             )
-        if key != "epoch" and values.size:
+        if key not in _NOT_CURVES and values.size:
             series[str(key)] = values
     if not series:
         raise VaekitError(
