@@ -13,6 +13,7 @@ table into BENCHMARKS.md between its likelihood markers, keeping rows of recipes
 """
 
 import argparse
+import csv
 import json
 import math
 import os
@@ -151,17 +152,16 @@ def run_recipe(name, args):
 
 
 def existing_train_seconds(run_dir):
-    """Training seconds of a run trained already: its epochs' own times when history.csv has them
-    for every epoch (they add up across `--resume`d parts), else metrics.json's total unless the
-    run was resumed (that times only its last part: no honest total), else NaN."""
-    from vaekit.checkpoints import EPOCH_SECONDS, read_history
-
-    seconds = read_history(run_dir).get(EPOCH_SECONDS, [math.nan])
-    if all(math.isfinite(s) for s in seconds):
-        return math.fsum(seconds)
+    """Training seconds of a run trained already: metrics.json's total, unless the run was resumed
+    (that times only its last part); then the sum of history.csv's epoch_seconds (each epoch's
+    training and validation, which add up across the parts) when every epoch has one; else NaN."""
     with open(os.path.join(run_dir, "metrics.json")) as f:
         trained = json.load(f)
-    return math.nan if trained["resumed_from_epoch"] else trained["train_seconds"]
+    if not trained["resumed_from_epoch"]:
+        return trained["train_seconds"]
+    with open(os.path.join(run_dir, "history.csv"), newline="") as f:
+        seconds = [float(row.get("epoch_seconds") or "nan") for row in csv.DictReader(f)]
+    return math.fsum(seconds) if seconds and all(map(math.isfinite, seconds)) else math.nan
 
 
 def param_count(run_dir):
@@ -223,7 +223,8 @@ def main():
         "--existing",
         action="store_true",
         help="evaluate the run directories already under --runs instead of training them "
-        "(the training time comes from their metrics.json)",
+        "(the training time comes from their metrics.json, or for a run resumed in parts from "
+        "the sum of history.csv's epoch_seconds)",
     )
     p.add_argument("--write", action="store_true", help="update the table in BENCHMARKS.md")
     args = p.parse_args()

@@ -151,6 +151,9 @@ def test_bad_window_and_data_shape_are_config_errors():
     for window in (0, None, 2.5, True):
         with pytest.raises(ConfigError, match="window"):
             LocalAutoregressiveBernoulli(window=window)
+    for shape, widest in (((6, 6, 1), 5), ((3, 7, 2), 6), ((4,), 3), ((1,), 1)):
+        with pytest.raises(ConfigError, match=f"`window` <= {widest} for data of shape"):
+            LocalAutoregressiveBernoulli(event_ndim=len(shape), window=widest + 1).build(shape)
     built = LocalAutoregressiveBernoulli()
     built.build((6, 6, 1))
     encoder, decoder = build_networks("mlp", (4, 4, 1), (4, 4, 1), 2, hidden_units=(8,))

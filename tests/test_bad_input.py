@@ -745,6 +745,25 @@ ARGUMENT_CASES = {
         lambda c: ["train", "--resume", c.tmp, "--latent-dim", 3],
         "drop --latent-dim",
     ),
+    "train-resume-with-likelihood-option": (
+        lambda c: ["train", "--resume", c.tmp, "--likelihood-option", "window=2"],
+        "drop --likelihood-option (only",
+    ),
+    "train-likelihood-option-event-ndim": (
+        train("--likelihood-option", "event_ndim=2", "--limit", 64),
+        "Unknown option(s) event_ndim for likelihood 'bernoulli'. It takes none.",
+    ),
+    "train-likelihood-option-window-too-wide": (
+        train(
+            "--likelihood",
+            "local_ar_bernoulli",
+            "--likelihood-option",
+            "window=1000",
+            "--limit",
+            64,
+        ),  # fmt: skip
+        "Expected `window` <=",
+    ),
     "top-backend-unknown": (lambda c: ["--backend", "numpy", "info", c.model], "invalid choice"),
     "top-no-command": (lambda c: [], "the following arguments are required: COMMAND"),
     "top-unknown-command": (lambda c: ["frobnicate"], "invalid choice: 'frobnicate'"),

@@ -172,6 +172,11 @@ def test_likelihood_options_come_from_flags_over_the_config_file(capsys, tmp_pat
     assert rc == 0, err
     options = config_lib.from_dict(tomllib.loads(out)).model.likelihood_options
     assert options == {"scale": 0.05, "x": 1, "mode": "a=b"}
+    # Another likelihood starts from no options: the file's were the gaussian's.
+    rc, out, err = run_cli(capsys, "train", "--config", path, "--likelihood", "bernoulli",
+                           "--print-config")  # fmt: skip
+    assert rc == 0, err
+    assert config_lib.from_dict(tomllib.loads(out)).model.likelihood_options == {}
 
 
 def test_likelihood_options_build_the_model(capsys, tmp_path):
@@ -179,8 +184,9 @@ def test_likelihood_options_build_the_model(capsys, tmp_path):
     argv = ["train", "--dataset", "shapes", "--limit", 64, "--epochs", 1, "--latent-dim", 2,
             "--likelihood", "local_ar_bernoulli", "--likelihood-option", "window=1",
             "--out", tmp_path / "run", "--verbose", 0]  # fmt: skip
-    rc, _, err = run_cli(capsys, *argv)
+    rc, printed, err = run_cli(capsys, *argv)
     assert rc == 0, err
+    assert "likelihood=local_ar_bernoulli, likelihood_options=window=1)" in printed
     model = load_model(tmp_path / "run")
     assert model.likelihood.window == 1
     # window 1: the 4 pixels before each one in a 3 x 3 mask
@@ -387,17 +393,23 @@ def test_the_cli_turns_the_jax_compile_cache_on(tmp_path):
     assert str(tmp_path / "xla-jax") in proc.stdout
 
 
-def test_likelihood_benchmark_recipes_are_valid_train_commands(capsys):
-    """Every recipe of benchmarks/likelihood.py (and its shortened smoke-test form) is a command
-    `vaekit train` accepts, with the budgets the recipe names, building the model it describes."""
+def _likelihood_benchmark():
     import importlib.util
-    import math
     import pathlib
 
     path = pathlib.Path(__file__).parents[1] / "benchmarks" / "likelihood.py"
     spec = importlib.util.spec_from_file_location("likelihood_benchmark", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_likelihood_benchmark_recipes_are_valid_train_commands(capsys):
+    """Every recipe of benchmarks/likelihood.py (and its shortened smoke-test form) is a command
+    `vaekit train` accepts, with the budgets the recipe names, building the model it describes."""
+    import math
+
+    bench = _likelihood_benchmark()
     assert bench.GPU_RECIPES.issubset(bench.RECIPES)
     for name, (_, flags) in bench.RECIPES.items():
         for scale in (1, 0.1):
@@ -423,6 +435,27 @@ def test_likelihood_benchmark_recipes_are_valid_train_commands(capsys):
         )
     ).model  # fmt: skip
     assert (hvae.architecture, hvae.stochastic_layers, hvae.prior) == ("resconv", 2, "vampprior")
+
+
+def test_likelihood_benchmark_times_a_run_trained_in_parts(tmp_path):
+    """A whole run's time is metrics.json's; a resumed one's, the sum of its epochs' times."""
+    import math
+
+    bench = _likelihood_benchmark()
+
+    def run(resumed_from, seconds):
+        (tmp_path / "metrics.json").write_text(
+            json.dumps({"train_seconds": 99.0, "resumed_from_epoch": resumed_from})
+        )
+        rows = [f"{i},{s}" for i, s in enumerate(seconds)]
+        (tmp_path / "history.csv").write_text("\n".join(["epoch,epoch_seconds", *rows]) + "\n")
+        return bench.existing_train_seconds(tmp_path)
+
+    assert run(None, [1.0, 2.0]) == 99.0
+    assert run(1, [1.5, 2.0, 3.0]) == 6.5
+    assert math.isnan(run(2, ["nan", "nan", 3.0]))  # begun before vaekit timed epochs
+    (tmp_path / "history.csv").write_text("epoch,loss\n0,100.0\n")
+    assert math.isnan(bench.existing_train_seconds(tmp_path))
 
 
 def test_train_report_names_the_preset_and_its_changed_settings():

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from vaekit import config as config_lib
@@ -43,6 +44,7 @@ def test_toml_round_trip(tmp_path):
         ("[model]\nlikelihood_options = {window = [5]}\n", "likelihood_options.window to be a"),
         ("[model]\nlikelihood_options = {scale = nan}\n", "likelihood_options.scale to be a"),
         ("[model]\nlikelihood_options = {'a b' = 1}\n", "keys to be names"),
+        ("[model]\nlikelihood_options = {'\u03c0' = 1}\n", "keys to be names"),
         ("train = 3\n", r"Expected \[train\] to be a table"),
         ("[train\n", "not valid TOML"),
     ],
@@ -68,3 +70,18 @@ def test_ints_are_accepted_for_floats_and_partial_files_keep_defaults(tmp_path):
     cfg = config_lib.load(path)
     assert cfg.model.beta == 1.0 and isinstance(cfg.model.beta, float)
     assert cfg.model.latent_dim == 2 and cfg.train.epochs == 10
+
+
+def test_likelihood_options_set_from_python_are_checked_and_written_as_toml(tmp_path):
+    cfg = config_lib.RunConfig()
+    cfg.model.likelihood_options = {"window": np.int64(5), "scale": np.float32(0.5)}
+    cfg.validate()
+    assert cfg.model.likelihood_options == {"window": 5, "scale": 0.5}
+    assert type(cfg.model.likelihood_options["window"]) is int
+    path = tmp_path / "c.toml"
+    path.write_text(config_lib.to_toml(cfg))
+    assert config_lib.load(path) == cfg
+    for options in ({1: 2}, {"window": None}, {"scale": np.float64("nan")}, [("window", 5)]):
+        cfg.model.likelihood_options = options
+        with pytest.raises(ConfigError, match="model.likelihood_options"):
+            cfg.validate()

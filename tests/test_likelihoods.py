@@ -46,24 +46,29 @@ def test_registry_and_serialization():
 
 
 def test_options_reach_the_likelihood_and_wrong_ones_are_named():
-    assert likelihoods.get("gaussian", event_ndim=1, scale=0.05).scale == 0.05
-    assert likelihoods.get("local_ar_bernoulli", window=2).window == 2
+    assert likelihoods.get("gaussian", event_ndim=1, options={"scale": 0.05}).scale == 0.05
+    assert likelihoods.get("local_ar_bernoulli", options={"window": 2}).window == 2
     assert likelihoods.option_names("local_ar_bernoulli") == ("window",)
     with pytest.raises(
         ConfigError,
         match=r"option\(s\) windw for likelihood 'local_ar_bernoulli'. "
         "Expected some of: window",
     ):
-        likelihoods.get("local_ar_bernoulli", windw=2)
-    with pytest.raises(ConfigError, match="option.*scale for likelihood 'bernoulli'.*: none"):
-        likelihoods.get("bernoulli", scale=0.1)
+        likelihoods.get("local_ar_bernoulli", options={"windw": 2})
+    with pytest.raises(
+        ConfigError, match="option.*scale for likelihood 'bernoulli'. It takes none"
+    ):
+        likelihoods.get("bernoulli", options={"scale": 0.1})
+    for name in ("event_ndim", "identifier", "options"):  # get's own arguments are not options
+        with pytest.raises(ConfigError, match=f"Unknown option.*{name}"):
+            likelihoods.get("gaussian", options={name: 1})
     with pytest.raises(ConfigError, match="options only with a likelihood name"):
-        likelihoods.get(likelihoods.Bernoulli(), scale=0.1)
+        likelihoods.get(likelihoods.Bernoulli(), options={"scale": 0.1})
     for scale in ("0.1", True, 0.0, float("inf")):
         with pytest.raises(ConfigError, match="finite positive Gaussian scale"):
-            likelihoods.get("gaussian", scale=scale)
+            likelihoods.get("gaussian", options={"scale": scale})
     with pytest.raises(ConfigError, match="window"):
-        likelihoods.get("local_ar_bernoulli", window=2.0)
+        likelihoods.get("local_ar_bernoulli", options={"window": 2.0})
 
 
 # --- Gaussians ------------------------------------------------------------------------------------

@@ -236,6 +236,11 @@ PLAUSIBLE = {  # per key: mostly valid values, sometimes just out of range
     ),
     "activation": NAME,
     "likelihood": NAME,
+    "likelihood_options": st.dictionaries(
+        mostly(st.sampled_from(["window", "scale"]), NAME),
+        st.one_of(st.integers(-(2**70), 2**70), st.floats(), st.booleans(), st.text(max_size=4)),
+        max_size=3,
+    ),
     "prior": NAME,
     "beta": mostly(st.floats(0, 10), st.floats()),
     "epochs": mostly(st.integers(1, 100), st.integers(-(2**70), 2**70)),
@@ -289,6 +294,7 @@ def test_random_configs_validate_or_raise_config_error(values):
 VALUES = st.one_of(
     st.sampled_from(
         ["0", "1", "-1", "2", "0.5", "nan", "inf", "-inf", "1e309", "8,8", "", "none", "static"]
+        + ["window=5", "scale=nan", "\u03c0=1", "a=", "=1", "x=true"]
         + ["jax", "torch", "tensorflow", "seed", "shapes", "4294967296", "99999999999999999999"]
     ),
     st.integers(-(2**40), 2**70).map(str),
@@ -299,7 +305,7 @@ TRAIN_FLAGS = [
     "--config", "--dataset", "--model", "--epochs", "--batch-size", "--learning-rate",
     "--latent-dim", "--hidden-units", "--activation", "--beta", "--seed", "--val-fraction",
     "--binarize", "--limit", "--steps-per-execution", "--out", "--resume", "--verbose",
-    "--backend", "--nope",
+    "--likelihood-option", "--backend", "--nope",
 ]  # fmt: skip
 SAMPLE_FLAGS = ["--num", "--seed", "--temperature", "--ncols", "--backend", "--nope"]
 

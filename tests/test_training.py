@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from vaekit import config as config_lib
-from vaekit.checkpoints import read_history
+from vaekit.checkpoints import load_checkpoint, read_history
 from vaekit.errors import VaekitError
 from vaekit.training import EpochBatches, binarize_once, check_run_dir, resume, train
 
@@ -118,6 +118,9 @@ def test_checkpoints_keep_last_and_best_and_resume_matches_an_uninterrupted_run(
     assert names == sorted({"state.json", state["last"], state["best"]})  # older ones removed
     assert len(state["history"]["loss"]) == 3
     assert len(state["history"]["epoch_seconds"]) == 3
+    # The run's model is the last checkpoint, copied (early stopping is off).
+    model_bytes = (tmp_path / "full" / "model.keras").read_bytes()
+    assert model_bytes == (tmp_path / "full" / "checkpoints" / state["last"]).read_bytes()
     assert all(0 < s < full.metrics["train_seconds"] for s in state["history"]["epoch_seconds"])
 
     # The same run cut after 2 epochs, then resumed to 3, as a run an older vaekit began (its
@@ -139,6 +142,20 @@ def test_checkpoints_keep_last_and_best_and_resume_matches_an_uninterrupted_run(
         resume(tmp_path / "cut", verbose=0)
     with pytest.raises(VaekitError, match="no config.toml"):
         resume(tmp_path / "nothing", verbose=0)
+
+
+def test_early_stopping_keeps_the_best_epochs_model(tmp_path):
+    cfg = _small_config(epochs=6)
+    # A large rate: the loss jumps about, and on JAX and TensorFlow the best epoch is not the last.
+    cfg.train.patience, cfg.train.learning_rate = 6, 0.2
+    result = train(cfg, tmp_path / "run", verbose=0)
+    state = json.loads((tmp_path / "run" / "checkpoints" / "state.json").read_text())
+    assert state["best_epoch"] == 1 + int(np.argmin(result.history["val_loss"]))
+    best = (tmp_path / "run" / "checkpoints" / state["best"]).read_bytes()
+    assert (tmp_path / "run" / "model.keras").read_bytes() == best
+    kept = load_checkpoint(tmp_path / "run", state, "best")
+    for a, b in zip(_weights(result.model), _weights(kept), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 TRAIN_ARGS = [

@@ -7,6 +7,7 @@ destination only once it is complete. Rename within a folder is atomic on POSIX 
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -44,6 +45,13 @@ def write_text(path, text):
     """Write `text` (UTF-8) to `path` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def copy(source, path):
+    """Copy the file `source` to `path` atomically: a saved model copied instead of saved again
+    (an archive of a few MB copies in milliseconds; `keras.Model.save` takes 0.1-0.2 s)."""
+    with atomic_path(path) as tmp:
+        shutil.copyfile(source, tmp)
 
 
 def _umask():

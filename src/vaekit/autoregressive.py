@@ -68,6 +68,13 @@ class LocalAutoregressiveBernoulli(keras.layers.Layer, likelihoods.Likelihood):
 
     def build(self, data_shape):
         data_shape = tuple(int(d) for d in data_shape[-self.event_ndim :])
+        # A wider window than the data adds only padding taps (and memory: taps grow as window^2).
+        widest = max(1, max(data_shape[:2]) - 1 if len(data_shape) == 3 else data_shape[0] - 1)
+        if self.window > widest:
+            raise ConfigError(
+                f"Expected `window` <= {widest} for data of shape {data_shape}. "
+                f"Received: window={self.window}"
+            )
         self.data_shape = data_shape
         self.sources = _causal_sources(data_shape, self.window)  # (values, taps) int32
         values, taps = self.sources.shape

@@ -123,7 +123,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         if state["best_val_loss"] is None or val_loss < state["best_val_loss"]:
             state["best"] = f"best-{epoch + 1:04d}.keras"
             state["best_epoch"], state["best_val_loss"] = epoch + 1, val_loss
-            save_model(self.model, self.folder / state["best"])
+            atomic.copy(self.folder / state["last"], self.folder / state["best"])  # one model
         state["sampler_state"] = sampler_state(self.model)
         atomic.write_text(self.folder / STATE_FILE, json.dumps(state, indent=1) + "\n")  # commit
         self.state = state

@@ -7,6 +7,8 @@ This module imports no Keras, so the CLI can read a config before choosing a bac
 
 import dataclasses
 import math
+import numbers
+import re
 import tomllib
 import types
 import typing
@@ -50,6 +52,7 @@ MAX_IW_SAMPLES = 5_000  # training importance samples (each multiplies the decod
 
 
 OptionValue = bool | int | float | str  # a value in an options table (TOML scalars)
+OPTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a bare TOML key and a Python argument name
 
 LOG_VAR_RANGE = (-30.0, 20.0)  # variances from 1e-13 to 5e8: ample, and finite in float32
 
@@ -119,6 +122,7 @@ class ModelConfig:
                 f"Expected model.iw_samples in [1, {MAX_IW_SAMPLES}]. Received: {self.iw_samples}"
             )
         check_log_var_range(self.log_var_range, "model.log_var_range")
+        self.likelihood_options = _options("model.likelihood_options", self.likelihood_options)
         if self.stochastic_layers not in (1, 2):
             raise ConfigError(
                 f"Expected model.stochastic_layers to be 1 or 2. Received: {self.stochastic_layers}"
@@ -266,23 +270,30 @@ def _coerce(where, value, hint):
 
 
 def _options(where, value):
-    """An options table: names (like `window`) to finite TOML scalars."""
+    """An options table, checked and in plain Python types: names (like `window`) to finite
+    numbers, booleans or strings (NumPy numbers become int and float, so TOML can hold them)."""
     if not isinstance(value, dict):
         raise ConfigError(
             f"Expected {where} to be a table such as {{window = 5}}. Received: {value!r}"
         )
+    options = {}
     for key, item in value.items():
-        if not (isinstance(key, str) and key.isidentifier()):
+        if not (isinstance(key, str) and OPTION_NAME.fullmatch(key)):
             raise ConfigError(
                 f"Expected {where} keys to be names such as window. Received: {key!r}"
             )
-        scalar = isinstance(item, (bool, int, float, str))
-        if not scalar or (isinstance(item, float) and not math.isfinite(item)):
+        if isinstance(item, (bool, str)):
+            options[key] = item
+        elif isinstance(item, numbers.Integral):
+            options[key] = int(item)
+        elif isinstance(item, numbers.Real) and math.isfinite(item):
+            options[key] = float(item)
+        else:
             raise ConfigError(
                 f"Expected {where}.{key} to be a finite number, a boolean or a string. "
                 f"Received: {item!r}"
             )
-    return dict(value)
+    return options
 
 
 def section_from_dict(cls, values, section):

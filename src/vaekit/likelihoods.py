@@ -282,13 +282,14 @@ def option_names(name):
     )
 
 
-def get(identifier, event_ndim=3, **options):
-    """A likelihood from a name (with its `options`, such as `window=5`), a config dict or an
+def get(identifier, event_ndim=3, options=None):
+    """A likelihood from a name (with its `options`, such as `{"window": 5}`), a config dict or an
     instance."""
+    options = dict(options or {})
     if options and isinstance(identifier, (Likelihood, dict)):
         raise ConfigError(
             "Expected likelihood options only with a likelihood name. "
-            f"Received: {', '.join(options)} with a {type(identifier).__name__}"
+            f"Received: {', '.join(map(str, options))} with a {type(identifier).__name__}"
         )
     if isinstance(identifier, Likelihood):
         return identifier
@@ -303,12 +304,12 @@ def get(identifier, event_ndim=3, **options):
         raise ConfigError(
             f"Unknown likelihood {identifier!r}. Expected one of: {', '.join(sorted(LIKELIHOODS))}."
         )
-    unknown = sorted(set(options) - set(option_names(identifier)))
+    known = option_names(identifier)
+    unknown = sorted(set(map(str, options)) - set(known))
     if unknown:
-        known = ", ".join(option_names(identifier)) or "none"
+        expected = f"Expected some of: {', '.join(known)}." if known else "It takes none."
         raise ConfigError(
-            f"Unknown option(s) {', '.join(unknown)} for likelihood {identifier!r}. "
-            f"Expected some of: {known}."
+            f"Unknown option(s) {', '.join(unknown)} for likelihood {identifier!r}. {expected}"
         )
     return LIKELIHOODS[identifier](event_ndim=event_ndim, **options)
 

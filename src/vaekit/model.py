@@ -309,7 +309,7 @@ def build_vae(input_shape, config="seed", seed=None, **overrides):
         ) from None
     input_shape = tuple(int(d) for d in input_shape)
     likelihood = likelihoods.get(
-        config.likelihood, event_ndim=len(input_shape), **config.likelihood_options
+        config.likelihood, event_ndim=len(input_shape), options=config.likelihood_options
     )
     prior_options = {"num_components": config.prior_components} if config.prior_components else {}
     prior = priors.get(config.prior, **prior_options)

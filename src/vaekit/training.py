@@ -36,7 +36,7 @@ from vaekit.errors import TrainingInterrupted, VaekitError
 from vaekit.keras_compat import set_seed
 from vaekit.model import build_vae
 from vaekit.plots import save_image_grid
-from vaekit.saving import CONFIG_FILE, MODEL_FILE, save_model
+from vaekit.saving import CONFIG_FILE, MODEL_FILE
 
 METRICS_FILE = "metrics.json"
 SAMPLES_FILE = "samples.png"
@@ -318,10 +318,12 @@ def _fit(model, data, config, run_dir, state, verbose, callbacks):
             f"Interrupted; the run is checkpointed at the end of epoch {done} of {tc.epochs}. "
             f"Resume with: vaekit train --resume {run_dir}"
         )
-    if stopper is not None and checkpoint.state["best"] != checkpoint.state["last"]:
-        # Early stopping keeps the best epoch's weights (by validation loss), not the last.
-        model.set_weights(load_checkpoint(run_dir, checkpoint.state, "best").get_weights())
-    save_model(model, run_dir / MODEL_FILE)
+    # The run's model is a checkpoint already on disk, copied rather than saved again: the last
+    # epoch's, or with early stopping the best epoch's (by validation loss).
+    kept = "best" if stopper is not None else "last"
+    if checkpoint.state[kept] != checkpoint.state["last"]:
+        model.set_weights(load_checkpoint(run_dir, checkpoint.state, kept).get_weights())
+    atomic.copy(checkpoint_dir(run_dir) / checkpoint.state[kept], run_dir / MODEL_FILE)
 
     metrics = {
         "dataset": data.name,

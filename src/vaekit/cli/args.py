@@ -50,7 +50,7 @@ def option(text):
     """NAME=VALUE, the value read as an int, a float, true/false or else a string: ("window", 5)."""
     name, sep, raw = text.partition("=")
     name = name.strip()
-    if not (sep and name.isidentifier() and raw.strip()):
+    if not (sep and config_lib.OPTION_NAME.fullmatch(name) and raw.strip()):
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE like window=5, received {text!r}")
     raw = raw.strip()
     for kind in (int, float):

@@ -7,6 +7,8 @@ from vaekit import config as config_lib
 from vaekit.cli.args import log_var_range, option, units
 from vaekit.errors import VaekitError
 
+FLAG_OF_DEST = {"likelihood_options": "likelihood-option"}  # flags not named after their dest
+
 
 def add_parser(sub, common):
     d = config_lib.RunConfig()
@@ -127,11 +129,7 @@ def _train_config(args):
             "beta": args.beta,
             "architecture": args.architecture,
             "likelihood": args.likelihood,
-            "likelihood_options": (
-                {**cfg.model.likelihood_options, **dict(args.likelihood_options)}
-                if args.likelihood_options
-                else None
-            ),
+            "likelihood_options": _likelihood_options(args, cfg.model),
             "prior": args.prior,
             "prior_components": args.prior_components,
             "stochastic_layers": args.stochastic_layers,
@@ -161,6 +159,15 @@ def _train_config(args):
     return cfg.validate()
 
 
+def _likelihood_options(args, model):
+    """The config's likelihood options with --likelihood-option's over them; None to keep them.
+    Another --likelihood starts from none: the file's options were its likelihood's."""
+    changed = args.likelihood is not None and args.likelihood != model.likelihood
+    if not (args.likelihood_options or changed):
+        return None
+    return {**({} if changed else model.likelihood_options), **dict(args.likelihood_options or [])}
+
+
 def cmd_train(args):
     if args.resume is not None:
         return _resume(args)
@@ -183,9 +190,9 @@ def _resume(args):
         and value not in (None, False)
     ]
     if given:
+        flag = FLAG_OF_DEST.get(given[0], given[0].replace("_", "-"))
         raise VaekitError(
-            f"--resume continues a run with its own config; drop --{given[0].replace('_', '-')} "
-            f"(only --epochs may change)."
+            f"--resume continues a run with its own config; drop --{flag} (only --epochs may change)."
         )
     from vaekit.training import resume
 
@@ -204,7 +211,10 @@ def _model_label(model):
     for field in dataclasses.fields(model):
         value = getattr(model, field.name)
         if value != getattr(preset, field.name):
-            value = ",".join(map(str, value)) if isinstance(value, list) else value
+            if isinstance(value, list):
+                value = ",".join(map(str, value))
+            elif isinstance(value, dict):  # likelihood_options: as --likelihood-option takes them
+                value = ",".join(f"{k}={v}" for k, v in value.items())
             changed.append(f"{field.name}={value}")
     return f"{model.name} ({', '.join(changed)})" if changed else model.name
 
