@@ -267,6 +267,7 @@ def cmd_curves(args):
 
 
 def cmd_info(args):
+    from vaekit.likelihoods import option_names
     from vaekit.saving import load_model, load_run_config, resolve_model_path
 
     path = resolve_model_path(args.run)
@@ -278,9 +279,13 @@ def cmd_info(args):
     metrics_file = path.parent / "metrics.json"
     if metrics_file.is_file():
         print("# metrics.json\n" + metrics_file.read_text(encoding="utf-8"))
+    likelihood = model.likelihood.name
+    options = [f"{k}={getattr(model.likelihood, k)}" for k in option_names(likelihood)]
+    if options:  # local_ar_bernoulli (window=3), gaussian (scale=0.1)
+        likelihood += f" ({', '.join(options)})"
     print(
         f"data shape {model.data_shape}, latent_dim {model.latent_dim}, "
-        f"likelihood {model.likelihood.name}, prior {model.prior.kind}, beta {model.beta}"
+        f"likelihood {likelihood}, prior {model.prior.kind}, beta {model.beta}"
     )
     model.summary()
     model.encoder.summary()
