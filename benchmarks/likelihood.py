@@ -68,9 +68,9 @@ RECIPES = {
         "--kl-warmup-epochs 50 --patience 30",
     ),
     "hvae_vampprior_local_ar": (
-        "two stochastic layers (40 + 40), VampPrior and the local autoregressive Bernoulli, 170 "
+        "two stochastic layers (40 + 40), VampPrior and the local autoregressive Bernoulli, 140 "
         "epochs (under 2 hours here) on a cosine learning-rate schedule",
-        "--model hvae_vampprior --likelihood local_ar_bernoulli --epochs 170 --batch-size 100 "
+        "--model hvae_vampprior --likelihood local_ar_bernoulli --epochs 140 --batch-size 100 "
         "--learning-rate 1e-3 --learning-rate-schedule cosine --kl-warmup-epochs 50 --patience 30",
     ),
     "resconv_hvae_vampprior": (
