@@ -1,0 +1,54 @@
+"""What a checkpoint costs: saving a compiled model (weights and optimizer state) against copying the
+file it saved, which is how a run now writes its best checkpoint and its `model.keras`.
+
+Prints, per model preset, the median seconds of `vaekit.saving.save_model` and of
+`vaekit.atomic.copy` of the same archive, and the archive's size. Run it on a quiet machine.
+
+    python benchmarks/checkpoints.py [--models seed,vampprior,hvae_vampprior] [--repeats 7]
+"""
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+
+def median_seconds(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", default="seed,vampprior,hvae_vampprior")
+    p.add_argument("--repeats", type=int, default=7)
+    args = p.parse_args()
+
+    import keras
+
+    from vaekit import atomic
+    from vaekit.model import build_vae
+    from vaekit.saving import save_model
+
+    print(f"backend {keras.backend.backend()}, medians of {args.repeats}")
+    print("| model | archive MB | save_model s | copy s | save / copy |")
+    print("| --- | --- | --- | --- | --- |")
+    with tempfile.TemporaryDirectory() as folder:
+        saved, copied = os.path.join(folder, "a.keras"), os.path.join(folder, "b.keras")
+        for name in args.models.split(","):
+            model = build_vae((28, 28, 1), name)
+            model.compile(optimizer=keras.optimizers.Adam())
+            model.optimizer.build(model.trainable_variables)  # its state is saved too
+            save = median_seconds(lambda m=model: save_model(m, saved), args.repeats)
+            copy = median_seconds(lambda: atomic.copy(saved, copied), args.repeats)
+            size = os.path.getsize(saved) / 1e6
+            print(f"| {name} | {size:.1f} | {save:.3f} | {copy:.4f} | {save / copy:.0f}x |")
+
+
+if __name__ == "__main__":
+    main()
