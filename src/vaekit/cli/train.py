@@ -7,8 +7,6 @@ from vaekit import config as config_lib
 from vaekit.cli.args import log_var_range, option, units
 from vaekit.errors import VaekitError
 
-FLAG_OF_DEST = {"likelihood_options": "likelihood-option"}  # flags not named after their dest
-
 
 def add_parser(sub, common):
     d = config_lib.RunConfig()
@@ -46,7 +44,6 @@ def add_parser(sub, common):
         type=option,
         action="append",
         metavar="NAME=VALUE",
-        dest="likelihood_options",
         help="a setting of the likelihood, repeatable: window=5 (local_ar_bernoulli's causal "
         "neighbourhood, default 3), scale=0.05 (gaussian's fixed standard deviation, default 0.1)",
     )
@@ -163,9 +160,9 @@ def _likelihood_options(args, model):
     """The config's likelihood options with --likelihood-option's over them; None to keep them.
     Another --likelihood starts from none: the file's options were its likelihood's."""
     changed = args.likelihood is not None and args.likelihood != model.likelihood
-    if not (args.likelihood_options or changed):
+    if not (args.likelihood_option or changed):
         return None
-    return {**({} if changed else model.likelihood_options), **dict(args.likelihood_options or [])}
+    return {**({} if changed else model.likelihood_options), **dict(args.likelihood_option or [])}
 
 
 def cmd_train(args):
@@ -190,9 +187,9 @@ def _resume(args):
         and value not in (None, False)
     ]
     if given:
-        flag = FLAG_OF_DEST.get(given[0], given[0].replace("_", "-"))
         raise VaekitError(
-            f"--resume continues a run with its own config; drop --{flag} (only --epochs may change)."
+            f"--resume continues a run with its own config; drop --{given[0].replace('_', '-')} "
+            f"(only --epochs may change)."
         )
     from vaekit.training import resume
 
