@@ -135,6 +135,9 @@ def test_checkpoints_keep_last_and_best_and_resume_matches_an_uninterrupted_run(
     assert len(resumed.history["loss"]) == 3
     seconds = read_history(tmp_path / "cut")["epoch_seconds"]
     assert np.isnan(seconds[:2]).all() and seconds[2] > 0
+    # state.json stays strict JSON: the untimed epochs are null there, not NaN.
+    strict = json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"state has {c}"))
+    assert strict["history"]["epoch_seconds"][:2] == [None, None]
     for a, b in zip(_weights(full.model), _weights(resumed.model), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert resumed.history["loss"][-1] == pytest.approx(full.history["loss"][-1], rel=1e-5)
@@ -142,6 +145,11 @@ def test_checkpoints_keep_last_and_best_and_resume_matches_an_uninterrupted_run(
         resume(tmp_path / "cut", verbose=0)
     with pytest.raises(VaekitError, match="no config.toml"):
         resume(tmp_path / "nothing", verbose=0)
+    # ... and reads back as NaN: resuming once more keeps the two untimed epochs untimed.
+    resume(tmp_path / "cut", epochs=4, verbose=0)
+    seconds = read_history(tmp_path / "cut")["epoch_seconds"]
+    seconds = np.asarray(seconds)
+    assert len(seconds) == 4 and np.isnan(seconds[:2]).all() and (seconds[2:] > 0).all()
 
 
 def test_early_stopping_keeps_the_best_epochs_model(tmp_path):

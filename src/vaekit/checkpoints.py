@@ -48,7 +48,22 @@ def read_state(run_dir):
         raise VaekitError(f"Cannot read checkpoint state {path}: {exc}.") from None
     if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
         raise VaekitError(f"Checkpoint state {path} is not one vaekit {STATE_VERSION} wrote.")
+    history = state.get("history")
+    if isinstance(history, dict):  # null marks an epoch without a value (see _state_json)
+        for values in history.values():
+            if isinstance(values, list):
+                values[:] = [math.nan if v is None else v for v in values]
     return state
+
+
+def _state_json(state):
+    """`state` as strict JSON: an epoch without a value (NaN in memory) is written as null, so any
+    JSON reader can read the file (Python's json alone accepts NaN)."""
+    history = {
+        k: [None if isinstance(v, float) and math.isnan(v) else v for v in values]
+        for k, values in state["history"].items()
+    }
+    return json.dumps(dict(state, history=history), indent=1, allow_nan=False) + "\n"
 
 
 def sampler_state(model):
@@ -125,7 +140,7 @@ class RunCheckpoint(keras.callbacks.Callback):
             state["best_epoch"], state["best_val_loss"] = epoch + 1, val_loss
             atomic.copy(self.folder / state["last"], self.folder / state["best"])  # one model
         state["sampler_state"] = sampler_state(self.model)
-        atomic.write_text(self.folder / STATE_FILE, json.dumps(state, indent=1) + "\n")  # commit
+        atomic.write_text(self.folder / STATE_FILE, _state_json(state))  # commit
         self.state = state
         write_history_csv(self.history_file, state["history"])
         for name in old - {state["last"], state["best"], None}:
