@@ -80,6 +80,12 @@ RECIPES = {
         "--epochs 240 --batch-size 100 --learning-rate 1e-3 --learning-rate-schedule cosine "
         "--kl-warmup-epochs 50 --patience 30",
     ),
+    "hvae_vampprior_local_ar_w5_e140": (
+        "the hvae_vampprior_local_ar_w5 model and schedule over 140 epochs instead of 240",
+        "--model hvae_vampprior --likelihood local_ar_bernoulli --likelihood-option window=5 "
+        "--epochs 140 --batch-size 100 --learning-rate 1e-3 --learning-rate-schedule cosine "
+        "--kl-warmup-epochs 50 --patience 30",
+    ),
     "resconv_hvae_vampprior": (
         "two stochastic layers (40 + 40), gated residual conv networks, VampPrior, KL warm-up "
         "(the family of the paper's 81.09; a GPU recipe: ~2.6 s a step on this CPU)",
