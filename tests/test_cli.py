@@ -419,8 +419,12 @@ def test_likelihood_benchmark_recipes_are_valid_train_commands(capsys):
             rc, out, err = run_cli(capsys, "train", *argv)
             assert rc == 0, (name, err)
             cfg = config_lib.from_dict(tomllib.loads(out))
-            tokens = [t for flag in flags.split() for t in flag.split("=", 1)]
+            # "--flag=value" is one token; "--likelihood-option window=5" keeps its NAME=VALUE.
+            tokens = [t for w in flags.split() for t in (w.split("=", 1) if w[:2] == "--" else [w])]
             named = dict(zip(tokens[::2], tokens[1::2], strict=True))
+            if "--likelihood-option" in named:
+                option, value = named["--likelihood-option"].split("=")
+                assert cfg.model.likelihood_options == {option: int(value)}, name
             for flag in ("--epochs", "--kl-warmup-epochs", "--patience"):
                 if flag not in named:
                     continue
