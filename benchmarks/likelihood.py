@@ -27,6 +27,17 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEGIN, END = "<!-- likelihood-table:begin -->", "<!-- likelihood-table:end -->"
 COMMON = ["--dataset", "binarized_mnist"]
 
+
+def _hvae_local_ar(epochs, window=None):
+    """Flags of the two-layer VampPrior + local AR recipes, which differ in epochs and window."""
+    option = "" if window is None else f"--likelihood-option window={window} "
+    return (
+        f"--model hvae_vampprior --likelihood local_ar_bernoulli {option}--epochs {epochs} "
+        "--batch-size 100 --learning-rate 1e-3 --learning-rate-schedule cosine "
+        "--kl-warmup-epochs 50 --patience 30"
+    )
+
+
 # name -> (description, flags). Epoch budgets fit this 2-core machine (but GPU_RECIPES'); see
 # BENCHMARKS.md.
 RECIPES = {
@@ -70,21 +81,16 @@ RECIPES = {
     "hvae_vampprior_local_ar": (
         "two stochastic layers (40 + 40), VampPrior and the local autoregressive Bernoulli, 140 "
         "epochs (under 2 hours here) on a cosine learning-rate schedule",
-        "--model hvae_vampprior --likelihood local_ar_bernoulli --epochs 140 --batch-size 100 "
-        "--learning-rate 1e-3 --learning-rate-schedule cosine --kl-warmup-epochs 50 --patience 30",
+        _hvae_local_ar(epochs=140),
     ),
     "hvae_vampprior_local_ar_w5": (
         "the hvae_vampprior_local_ar model with a wider local window (each pixel sees the 60 "
         "before it in an 11x11 causal window), 240 epochs on a cosine learning-rate schedule",
-        "--model hvae_vampprior --likelihood local_ar_bernoulli --likelihood-option window=5 "
-        "--epochs 240 --batch-size 100 --learning-rate 1e-3 --learning-rate-schedule cosine "
-        "--kl-warmup-epochs 50 --patience 30",
+        _hvae_local_ar(epochs=240, window=5),
     ),
     "hvae_vampprior_local_ar_w5_e140": (
         "the hvae_vampprior_local_ar_w5 model and schedule over 140 epochs instead of 240",
-        "--model hvae_vampprior --likelihood local_ar_bernoulli --likelihood-option window=5 "
-        "--epochs 140 --batch-size 100 --learning-rate 1e-3 --learning-rate-schedule cosine "
-        "--kl-warmup-epochs 50 --patience 30",
+        _hvae_local_ar(epochs=140, window=5),
     ),
     "resconv_hvae_vampprior": (
         "two stochastic layers (40 + 40), gated residual conv networks, VampPrior, KL warm-up "

@@ -147,8 +147,7 @@ def test_checkpoints_keep_last_and_best_and_resume_matches_an_uninterrupted_run(
         resume(tmp_path / "nothing", verbose=0)
     # ... and reads back as NaN: resuming once more keeps the two untimed epochs untimed.
     resume(tmp_path / "cut", epochs=4, verbose=0)
-    seconds = read_history(tmp_path / "cut")["epoch_seconds"]
-    seconds = np.asarray(seconds)
+    seconds = np.asarray(read_history(tmp_path / "cut")["epoch_seconds"])
     assert len(seconds) == 4 and np.isnan(seconds[:2]).all() and (seconds[2:] > 0).all()
 
 
