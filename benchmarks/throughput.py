@@ -6,11 +6,12 @@ reference without Keras (PyTorch: a plain eager loop; JAX: one `lax.scan` per ep
 bound for this machine), with ratios to vaekit. Then the end-to-end wall time of
 `vaekit train --dataset binarized_mnist --model seed` (10 epochs, batch 32, default backend) and the
 speed of the K = 5000 importance-sampled NLL. Run it on a quiet machine: figures are medians of
-`--repeats` warm epochs.
+`--repeats` warm epochs, and with `--rounds N` medians over N fresh processes of each kind, run in
+turn (vaekit, fit, reference, vaekit, ...), the ratios medians of each round's own ratio.
 
     VAEKIT_DATA_DIR=../shared/data python benchmarks/throughput.py [--backends jax,torch]
-        [--batch-sizes 32,256] [--repeats 3] [--nll-images 1000] [--models seed,conv]
-        [--images 5000]
+        [--batch-sizes 32,256] [--repeats 3] [--rounds 3] [--nll-images 1000]
+        [--models seed,conv] [--images 5000]
 """
 
 import argparse
@@ -258,6 +259,43 @@ def run_worker(backend, kind, batch, model, args):
     return json.loads(lines[-1])
 
 
+def training_row(backend, model, batch, args):
+    """One table row: vaekit, Keras `fit` and the hand-written reference, `--rounds` times.
+
+    The workers of a round run one after another, and rounds repeat that sequence, so a drift in the
+    machine's speed reaches all three alike: each ratio is the median of the rounds' own ratios.
+    """
+    kinds = ["vaekit", "keras_fit"]
+    if model == "seed" and backend in HAND_WRITTEN:
+        kinds.append(HAND_WRITTEN[backend])
+    rounds = {kind: [] for kind in kinds}
+    for _ in range(args.rounds):
+        for kind in kinds:
+            rounds[kind].append(run_worker(backend, kind, batch, model, args))
+    fast = [r for r in rounds["vaekit"] if r]
+    if not fast:
+        return None
+    median = statistics.median
+    row = [
+        backend, model, batch, f"{median(r['samples_per_second'] for r in fast):,.0f}",
+        f"{median(r['startup_overhead_seconds'] for r in fast):.2f}",
+        f"{max(r['peak_rss_mib'] for r in fast):.0f}",
+    ]  # fmt: skip
+    for kind in ("keras_fit", kinds[2] if len(kinds) > 2 else None):  # the table's two columns
+        others = rounds.get(kind, [None] * args.rounds)
+        pairs = [(f, o) for f, o in zip(rounds["vaekit"], others, strict=True) if f and o]
+        if not pairs:
+            row += ["", ""]
+            continue
+        other = median(o["samples_per_second"] for _, o in pairs)
+        ratio = median(f["samples_per_second"] / o["samples_per_second"] for f, o in pairs)
+        row += [f"{other:,.0f}", f"{ratio:.2f}x"]
+    return row
+
+
+HAND_WRITTEN = {"torch": "torch_loop", "jax": "jax_scan"}  # the reference without Keras
+
+
 def cli_wall_time(args):
     """Two runs of the CLI with one fresh compile cache: cold (compiling) and warm (cache hits)."""
     import tempfile
@@ -293,6 +331,12 @@ def main():
     p.add_argument("--batch-sizes", default="32,256")
     p.add_argument("--models", default="seed", help="presets to time with the fast engine")
     p.add_argument("--repeats", type=int, default=3, help="warm epochs per figure (median)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="fresh processes per figure, interleaved with the other kinds (median of the ratios)",
+    )
     p.add_argument("--nll-images", type=int, default=1000, help="test images for the NLL speed")
     p.add_argument(
         "--images", type=int, default=0, help="training images per epoch (0: all 50,000)"
@@ -318,26 +362,9 @@ def main():
     for backend in backends:
         for model in args.models.split(","):
             for batch in batch_sizes:
-                fast = run_worker(backend, "vaekit", batch, model, args)
-                fit = run_worker(backend, "keras_fit", batch, model, args)
-                loop = None
-                if backend == "torch" and model == "seed":
-                    loop = run_worker(backend, "torch_loop", batch, model, args)
-                if backend == "jax" and model == "seed":
-                    loop = run_worker(backend, "jax_scan", batch, model, args)
-                if fast is None:
-                    continue
-                row = [
-                    backend, model, batch, f"{fast['samples_per_second']:,.0f}",
-                    f"{fast['startup_overhead_seconds']:.2f}", f"{fast['peak_rss_mib']:.0f}",
-                ]  # fmt: skip
-                for other in (fit, loop):
-                    if other is None:
-                        row += ["", ""]
-                    else:
-                        ratio = fast["samples_per_second"] / other["samples_per_second"]
-                        row += [f"{other['samples_per_second']:,.0f}", f"{ratio:.2f}x"]
-                print("| " + " | ".join(str(c) for c in row) + " |", flush=True)
+                row = training_row(backend, model, batch, args)
+                if row:
+                    print("| " + " | ".join(str(c) for c in row) + " |", flush=True)
     print()
     for backend in backends if args.nll_images else ():
         nll = run_worker(backend, "nll", 0, "seed", args)
