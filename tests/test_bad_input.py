@@ -713,6 +713,10 @@ ARGUMENT_CASES = {
     ),
     "train-iw-samples-0": (train("--iw-samples", 0), "model.iw_samples in [1, 5000]"),
     "train-free-bits-negative": (train("--free-bits", -1), "model.free_bits"),
+    "train-free-bits-with-iwae": (
+        train("--free-bits", 0.5, "--iw-samples", 5),
+        "Expected model.free_bits = 0 with model.iw_samples > 1",
+    ),
     "train-stochastic-layers-3": (train("--stochastic-layers", 3), "model.stochastic_layers"),
     "train-prior-components-negative": (train("--prior-components", -1), "prior_components"),
     "train-engine-unknown": (train("--engine", "turbo"), "invalid choice: 'turbo'"),

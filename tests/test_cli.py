@@ -323,28 +323,33 @@ def test_module_entry_point_and_backend_option(tiny_run, tmp_path):
     assert proc.stderr.strip().count("\n") == 0 and "does not exist" in proc.stderr
 
 
-def test_train_with_the_model_family_options(capsys, tmp_path):
-    """Every issue-3 option reaches the run: config.toml, the saved model and the run's metrics."""
+@pytest.mark.parametrize(
+    "bound", [("iw_samples", "2"), ("free_bits", "0.05")], ids=["iwae", "free-bits"]
+)
+def test_train_with_the_model_family_options(capsys, tmp_path, bound):
+    """Every issue-3 option reaches the run: config.toml, the saved model and the run's metrics.
+
+    The IWAE bound and free bits are exclusive (free bits floor the ELBO's KL), so one run each.
+    """
+    name, value = bound
     out = tmp_path / "family"
     rc, printed, err = run_cli(
         capsys, "train", "--dataset", "shapes", "--limit", "256", "--epochs", "3",
-        "--batch-size", "64", "--prior", "mog", "--prior-components", "3", "--iw-samples", "2",
-        "--free-bits", "0.05", "--kl-warmup-epochs", "2", "--learning-rate-schedule", "cosine",
-        "--patience", "1", "--engine", "keras", "--latent-dim", "3", "--hidden-units", "16",
-        "--out", out, "--verbose", "0",
+        "--batch-size", "64", "--prior", "mog", "--prior-components", "3",
+        f"--{name.replace('_', '-')}", value, "--kl-warmup-epochs", "2",
+        "--learning-rate-schedule", "cosine", "--patience", "1", "--engine", "keras",
+        "--latent-dim", "3", "--hidden-units", "16", "--out", out, "--verbose", "0",
     )  # fmt: skip
     assert rc == 0, err
     # the report names the preset and what the flags changed in it
-    changed = (
-        "latent_dim=3, hidden_units=16, prior=mog, prior_components=3, free_bits=0.05, iw_samples=2"
-    )
+    changed = f"latent_dim=3, hidden_units=16, prior=mog, prior_components=3, {name}={value}"
     assert f"Trained seed ({changed}) on shapes" in printed
     cfg = tomllib.loads((out / "config.toml").read_text())
-    assert cfg["model"]["prior"] == "mog" and cfg["model"]["iw_samples"] == 2
+    assert cfg["model"]["prior"] == "mog" and cfg["model"][name] == float(value)
     assert cfg["train"]["engine"] == "keras" and cfg["train"]["kl_warmup_epochs"] == 2
     model = load_model(out / "model.keras")
     assert model.prior.kind == "mog" and model.prior.num_components == 3
-    assert model.iw_samples == 2 and model.free_bits == 0.05
+    assert getattr(model, name) == float(value)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["engine"] == "keras" and np.isfinite(metrics["test"]["loss"])
 

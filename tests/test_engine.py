@@ -6,6 +6,7 @@ import pytest
 
 from vaekit.callbacks import EarlyStop, KLWarmup, cosine_decay
 from vaekit.engine import fit_fast
+from vaekit.errors import ConfigError
 from vaekit.model import build_vae
 from vaekit.training import EpochBatches
 
@@ -190,6 +191,11 @@ def test_free_bits_floor_and_gradient(data):
     assert loss == pytest.approx(reconstruction.mean() + 15.0, rel=1e-5)
     loss_eval = float(keras.ops.convert_to_numpy(model.compute_loss(x, y_pred=out, training=False)))
     assert loss_eval == pytest.approx(reconstruction.mean() + kl.mean(), rel=1e-5)
+
+
+def test_free_bits_and_the_iwae_bound_are_exclusive(data):
+    with pytest.raises(ConfigError, match="free bits apply to the ELBO, not the IWAE bound"):
+        _model(data.shape[1:], free_bits=1.0, iw_samples=2)
 
 
 @pytest.mark.parametrize("free_bits", [0.0, 5.0])

@@ -98,3 +98,18 @@ def test_loads_in_a_fresh_process(images, tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "HierarchicalVAE"
+
+
+def test_the_two_layers_draw_unrelated_noise(images):
+    """No sampler repeats the other's draws a few steps later (PyTorch's Keras backend seeds a draw
+    with seed + draws so far, so z1 seeded one above z2 gave z2's next step z1's noise)."""
+    model = _hvae(images, 0)
+    model(images[:4])  # built
+    draws = [ops.convert_to_numpy(model.training_noise(4)) for _ in range(4)]
+    z2 = [d[:, : model.latent_dim] for d in draws]
+    z1 = [d[:, model.latent_dim :] for d in draws]
+    for a in range(4):
+        for b in range(4):
+            assert not np.allclose(z1[a], z2[b]), (a, b)
+            if a != b:
+                assert not np.allclose(z2[a], z2[b]) and not np.allclose(z1[a], z1[b])

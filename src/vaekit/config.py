@@ -121,12 +121,22 @@ class ModelConfig:
             raise ConfigError(
                 f"Expected model.iw_samples in [1, {MAX_IW_SAMPLES}]. Received: {self.iw_samples}"
             )
+        check_bound(self.free_bits, self.iw_samples, "model.")
         check_log_var_range(self.log_var_range, "model.log_var_range")
         self.likelihood_options = _options("model.likelihood_options", self.likelihood_options)
         if self.stochastic_layers not in (1, 2):
             raise ConfigError(
                 f"Expected model.stochastic_layers to be 1 or 2. Received: {self.stochastic_layers}"
             )
+
+
+def check_bound(free_bits, iw_samples, prefix=""):
+    """Free bits floor the ELBO's KL term, which the IWAE bound does not have: one or the other."""
+    if free_bits > 0 and iw_samples > 1:
+        raise ConfigError(
+            f"Expected {prefix}free_bits = 0 with {prefix}iw_samples > 1 (free bits apply to the "
+            f"ELBO, not the IWAE bound). Received: free_bits={free_bits}, iw_samples={iw_samples}"
+        )
 
 
 # Named starting points for `--model`. Each is a set of ModelConfig overrides.

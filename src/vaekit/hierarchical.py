@@ -27,6 +27,12 @@ def gaussian_mlp(latent_in, latent_out, units, activation, name):
     return keras.Model(z_in, [mean, log_var], name=name)
 
 
+# z1's sampler is seeded this far from z2's. PyTorch's Keras backend seeds a draw with the sum of the
+# seed state's two words (the seed plus the draws so far), so samplers seeded s and s + 1 drew the
+# same noise one step apart: z2's noise at step n + 1 was z1's at step n. 2**24 steps apart now.
+Z1_SEED_OFFSET = 2**24
+
+
 @keras.saving.register_keras_serializable(package="vaekit")
 class HierarchicalVAE(VAE):
     """Two stochastic layers: `latent_dim` (z2, the top, which `encode`/`sample` use) and z1.
@@ -48,7 +54,7 @@ class HierarchicalVAE(VAE):
         self.z1_dim = int(z1_encoder.outputs[0].shape[-1])
         seed = kwargs.get("seed")
         self.sampler_z1 = GaussianSampler(
-            seed=None if seed is None else seed + 1, name="sampler_z1"
+            seed=None if seed is None else seed + Z1_SEED_OFFSET, name="sampler_z1"
         )
 
     def build(self, input_shape=None):

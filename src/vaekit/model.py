@@ -91,6 +91,7 @@ class VAE(keras.Model):
                 f"Expected free_bits >= 0 and iw_samples >= 1. "
                 f"Received: free_bits={free_bits}, iw_samples={iw_samples}"
             )
+        config_lib.check_bound(self.free_bits, self.iw_samples)
         self.sampler = GaussianSampler(seed=seed, name="sampler")
         self._bind_prior()
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
