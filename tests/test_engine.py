@@ -196,6 +196,10 @@ def test_free_bits_floor_and_gradient(data):
 def test_free_bits_and_the_iwae_bound_are_exclusive(data):
     with pytest.raises(ConfigError, match="free bits apply to the ELBO, not the IWAE bound"):
         _model(data.shape[1:], free_bits=1.0, iw_samples=2)
+    # a model saved before they were exclusive still loads (its free bits never applied)
+    model = _model(data.shape[1:], iw_samples=2)
+    old = {**model.get_config(), "free_bits": 1.0}
+    assert type(model).from_config(old).free_bits == 0
 
 
 @pytest.mark.parametrize("free_bits", [0.0, 5.0])

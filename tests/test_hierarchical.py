@@ -9,6 +9,7 @@ from keras import ops
 
 from vaekit.evaluation import importance_sampled
 from vaekit.hierarchical import HierarchicalVAE
+from vaekit.layers import GaussianSampler
 from vaekit.model import build_vae
 from vaekit.saving import load_model, save_model
 
@@ -105,6 +106,7 @@ def test_the_two_layers_draw_unrelated_noise(images):
     with seed + draws so far, so z1 seeded one above z2 gave z2's next step z1's noise)."""
     model = _hvae(images, 0)
     model(images[:4])  # built
+    assert abs(model.sampler_z1.seed - model.sampler.seed) >= 2**20
     draws = [ops.convert_to_numpy(model.training_noise(4)) for _ in range(4)]
     z2 = [d[:, : model.latent_dim] for d in draws]
     z1 = [d[:, model.latent_dim :] for d in draws]
@@ -113,3 +115,19 @@ def test_the_two_layers_draw_unrelated_noise(images):
             assert not np.allclose(z1[a], z2[b]), (a, b)
             if a != b:
                 assert not np.allclose(z2[a], z2[b]) and not np.allclose(z1[a], z1[b])
+
+
+def test_seeds_up_to_2_to_the_32_build_and_draw(images):
+    """PyTorch's seed state is int32: seeds from 2**31 are stored as their signed pattern, and still
+    draw apart from the seed 2**31 below them."""
+    for seed in (2**31 + 5, 2**32 - 1):
+        keras.utils.set_random_seed(0)
+        model = build_vae(
+            images.shape[1:], "seed", seed=seed, hidden_units=[8], stochastic_layers=2
+        )
+        model(images[:2])
+        low = GaussianSampler(seed=seed - 2**31)
+        assert not np.allclose(
+            ops.convert_to_numpy(model.sampler.noise((2, 4))),
+            ops.convert_to_numpy(low.noise((2, 4))),
+        )

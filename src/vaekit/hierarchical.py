@@ -54,7 +54,7 @@ class HierarchicalVAE(VAE):
         self.z1_dim = int(z1_encoder.outputs[0].shape[-1])
         seed = kwargs.get("seed")
         self.sampler_z1 = GaussianSampler(
-            seed=None if seed is None else seed + Z1_SEED_OFFSET, name="sampler_z1"
+            seed=None if seed is None else (seed + Z1_SEED_OFFSET) % 2**32, name="sampler_z1"
         )
 
     def build(self, input_shape=None):

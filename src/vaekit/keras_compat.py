@@ -64,6 +64,21 @@ def eager_backend():
     return keras.backend.backend() == "torch"
 
 
+def make_seed_generator(seed):
+    """`keras.random.SeedGenerator(seed)` for any seed in [0, 2**32), on every backend.
+
+    PyTorch's seed state is int32, which cannot hold seeds from 2**31 (Keras raises an overflow
+    error). There such a seed is stored as its signed 32-bit pattern, which draws the same numbers
+    an unsigned state would: Keras seeds a PyTorch draw with the state's sum modulo 2**32.
+    """
+    if seed is not None:
+        from keras.src.backend import random_seed_dtype
+
+        if random_seed_dtype() == "int32" and 2**31 <= seed < 2**32:
+            seed -= 2**32
+    return keras.random.SeedGenerator(seed)
+
+
 def seeded_normal(shape, seed_generator, dtype="float32"):
     """`keras.random.normal(shape, seed=seed_generator, dtype=dtype)`: the same values, the same
     advance of the generator's state.

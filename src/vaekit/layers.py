@@ -35,7 +35,7 @@ class GaussianSampler(keras.layers.Layer):
         if seed is not None and not isinstance(seed, int):
             raise ValueError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = keras_compat.make_seed_generator(seed)
 
     def build(self, mean_shape, log_var_shape=None):
         # No weights: the only state is the seed generator's, created in __init__.

@@ -288,6 +288,8 @@ class VAE(keras.Model):
         config = dict(config)
         for key in ("encoder", "decoder", "likelihood", "prior"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
+        if config.get("iw_samples", 1) > 1:  # saved before the two were exclusive: free bits
+            config["free_bits"] = 0.0  # never applied to the IWAE bound
         return cls(**config)
 
 

@@ -12,6 +12,7 @@ import keras
 from keras import ops
 
 from vaekit import config as config_lib
+from vaekit import keras_compat
 from vaekit import ops as vops
 from vaekit.errors import ConfigError
 
@@ -311,7 +312,7 @@ def _seed_stream(seed):
     if seed is None or isinstance(seed, keras.random.SeedGenerator):
         return seed
     try:
-        return keras.random.SeedGenerator(operator.index(seed))
+        return keras_compat.make_seed_generator(operator.index(seed))
     except TypeError:
         raise ValueError(
             f"Expected `seed` to be an int, a keras.random.SeedGenerator or None. Received: seed={seed!r}"
