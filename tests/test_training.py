@@ -124,11 +124,13 @@ def test_checkpoints_keep_last_and_best_and_resume_matches_an_uninterrupted_run(
     assert all(0 < s < full.metrics["train_seconds"] for s in state["history"]["epoch_seconds"])
 
     # The same run cut after 2 epochs, then resumed to 3, as a run an older vaekit began (its
-    # history has no epoch_seconds): the new column is NaN for the epochs it did not time.
+    # history has no epoch_seconds, and its sampler state is one sampler's, not a list of them):
+    # the new column is NaN for the epochs it did not time.
     train(_small_config(epochs=2), tmp_path / "cut", verbose=0)
     path = tmp_path / "cut" / "checkpoints" / "state.json"
     cut = json.loads(path.read_text())
     del cut["history"]["epoch_seconds"]
+    (cut["sampler_state"],) = cut["sampler_state"]
     path.write_text(json.dumps(cut))
     resumed = resume(tmp_path / "cut", epochs=3, verbose=0)
     assert resumed.metrics["resumed_from_epoch"] == 2
@@ -149,6 +151,19 @@ def test_checkpoints_keep_last_and_best_and_resume_matches_an_uninterrupted_run(
     resume(tmp_path / "cut", epochs=4, verbose=0)
     seconds = np.asarray(read_history(tmp_path / "cut")["epoch_seconds"])
     assert len(seconds) == 4 and np.isnan(seconds[:2]).all() and (seconds[2:] > 0).all()
+
+
+def test_a_hierarchical_run_resumes_where_an_uninterrupted_run_ends(tmp_path):
+    """Both layers' samplers come back with their random states (Keras saves neither)."""
+    runs = {}
+    for name, epochs in (("full", 3), ("cut", 2)):
+        cfg = _small_config(epochs)
+        cfg.model.stochastic_layers = 2
+        runs[name] = train(cfg, tmp_path / name, verbose=0)
+    full = runs["full"]
+    resumed = resume(tmp_path / "cut", epochs=3, verbose=0)
+    for a, b in zip(_weights(full.model), _weights(resumed.model), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_early_stopping_keeps_the_best_epochs_model(tmp_path):

@@ -5,7 +5,7 @@ A run directory keeps, under `checkpoints/`:
 - `epoch-NNNN.keras`: the model after the last completed epoch, with its optimizer state;
 - `best-NNNN.keras`: the model of the epoch with the lowest validation loss so far;
 - `state.json`: the commit point. It names those two files and holds the completed epoch count, the
-  best validation loss, the sampler's random state and the history so far.
+  best validation loss, the sampling layers' random states (Keras saves none) and the history so far.
 
 Every file is written under a new name first (`vaekit.atomic`), and `state.json` is replaced last,
 so whatever instant a crash (or SIGKILL) strikes, `state.json` names complete files that describe
@@ -67,13 +67,20 @@ def _state_json(state):
 
 
 def sampler_state(model):
-    """The sampling layer's random state, as a JSON-able list."""
-    return np.asarray(keras.ops.convert_to_numpy(model.sampler.seed_generator.state)).tolist()
+    """The sampling layers' random states, as JSON-able lists (one per layer of `model.samplers`)."""
+    return [
+        np.asarray(keras.ops.convert_to_numpy(s.seed_generator.state)).tolist()
+        for s in model.samplers
+    ]
 
 
 def restore_sampler_state(model, values):
-    variable = model.sampler.seed_generator.state
-    variable.assign(np.asarray(values, dtype=keras.backend.standardize_dtype(variable.dtype)))
+    if values and not isinstance(values[0], list):  # an older checkpoint: the first sampler's only
+        values = [values]
+    # (an older hierarchical checkpoint has no z1 state: that sampler starts afresh, as it did then)
+    for sampler, value in zip(model.samplers, values, strict=False):
+        variable = sampler.seed_generator.state
+        variable.assign(np.asarray(value, dtype=keras.backend.standardize_dtype(variable.dtype)))
 
 
 def load_checkpoint(run_dir, state, which="last"):

@@ -62,6 +62,10 @@ class HierarchicalVAE(VAE):
         self.sampler_z1.build((None, self.z1_dim), (None, self.z1_dim))
 
     @property
+    def samplers(self):
+        return [self.sampler, self.sampler_z1]
+
+    @property
     def noise_dim(self):
         return self.latent_dim + self.z1_dim  # [z2 noise, z1 noise]
 

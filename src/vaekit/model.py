@@ -137,6 +137,11 @@ class VAE(keras.Model):
         low, high = self.log_var_range
         return ops.clip(log_var, low, high)
 
+    @property
+    def samplers(self):
+        """The sampling layers, whose random states a checkpoint keeps (Keras saves none)."""
+        return [self.sampler]
+
     def training_noise(self, batch_size):
         """The N(0, I) values `call` would draw for a batch, `(batch, noise_dim)`, from the model's
         own samplers: `call(x, noise=training_noise(len(x)))` is the same step as `call(x)`."""
