@@ -7,7 +7,7 @@ bound for this machine), with ratios to vaekit. Then the end-to-end wall time of
 `vaekit train --dataset binarized_mnist --model seed` (10 epochs, batch 32, default backend) and the
 speed of the K = 5000 importance-sampled NLL. Run it on a quiet machine: figures are medians of
 `--repeats` warm epochs, and with `--rounds N` medians over N fresh processes of each kind, run in
-turn (vaekit, fit, reference, vaekit, ...), the ratios medians of each round's own ratio.
+turn (vaekit, fit, reference, then reference, fit, vaekit, ...), the ratios medians of each round's own ratio.
 
     VAEKIT_DATA_DIR=../shared/data python benchmarks/throughput.py [--backends jax,torch]
         [--batch-sizes 32,256] [--repeats 3] [--rounds 3] [--nll-images 1000]
@@ -262,15 +262,15 @@ def run_worker(backend, kind, batch, model, args):
 def training_row(backend, model, batch, args):
     """One table row: vaekit, Keras `fit` and the hand-written reference, `--rounds` times.
 
-    The workers of a round run one after another, and rounds repeat that sequence, so a drift in the
-    machine's speed reaches all three alike: each ratio is the median of the rounds' own ratios.
+    The workers of a round run one after another, in reverse order every other round, so a drift in
+    the machine's speed reaches all three alike: each ratio is the median of the rounds' own ratios.
     """
     kinds = ["vaekit", "keras_fit"]
     if model == "seed" and backend in HAND_WRITTEN:
         kinds.append(HAND_WRITTEN[backend])
     rounds = {kind: [] for kind in kinds}
-    for _ in range(args.rounds):
-        for kind in kinds:
+    for number in range(args.rounds):
+        for kind in kinds if number % 2 == 0 else kinds[::-1]:  # a steady drift cancels out
             rounds[kind].append(run_worker(backend, kind, batch, model, args))
     fast = [r for r in rounds["vaekit"] if r]
     if not fast:
@@ -346,6 +346,8 @@ def main():
         "--skip-training", action="store_true", help="no training table (NLL and CLI only)"
     )
     args = p.parse_args()
+    if args.rounds < 1:
+        p.error(f"--rounds: expected an integer >= 1, got {args.rounds}")
     if args.worker:
         return worker(args)
 
