@@ -7,7 +7,8 @@ bound for this machine), with ratios to vaekit. Then the end-to-end wall time of
 `vaekit train --dataset binarized_mnist --model seed` (10 epochs, batch 32, default backend) and the
 speed of the K = 5000 importance-sampled NLL. Run it on a quiet machine: figures are medians of
 `--repeats` warm epochs, and with `--rounds N` medians over N fresh processes of each kind, run in
-turn (vaekit, fit, reference, then reference, fit, vaekit, ...), the ratios medians of each round's own ratio.
+turn (vaekit, fit, reference, then reference, fit, vaekit, ...), each ratio the median of the
+rounds' own ratios.
 
     VAEKIT_DATA_DIR=../shared/data python benchmarks/throughput.py [--backends jax,torch]
         [--batch-sizes 32,256] [--repeats 3] [--rounds 3] [--nll-images 1000]
