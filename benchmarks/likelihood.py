@@ -31,11 +31,11 @@ COMMON = ["--dataset", "binarized_mnist"]
 def _hvae_local_ar(epochs, window=None, iw_samples=1, warmup=50):
     """Flags of the two-layer VampPrior + local AR recipes, which differ in epochs, window,
     training bound (IWAE with `iw_samples` > 1) and KL warm-up."""
-    option = "" if window is None else f"--likelihood-option window={window} "
+    extra = "" if window is None else f"--likelihood-option window={window} "
     if iw_samples > 1:
-        option += f"--iw-samples {iw_samples} "
+        extra += f"--iw-samples {iw_samples} "
     return (
-        f"--model hvae_vampprior --likelihood local_ar_bernoulli {option}--epochs {epochs} "
+        f"--model hvae_vampprior --likelihood local_ar_bernoulli {extra}--epochs {epochs} "
         "--batch-size 100 --learning-rate 1e-3 --learning-rate-schedule cosine "
         f"--kl-warmup-epochs {warmup} --patience 30"
     )

@@ -260,15 +260,17 @@ def run_worker(backend, kind, batch, model, args):
     return json.loads(lines[-1])
 
 
+HAND_WRITTEN = {"torch": "torch_loop", "jax": "jax_scan"}  # the reference without Keras
+
+
 def training_row(backend, model, batch, args):
     """One table row: vaekit, Keras `fit` and the hand-written reference, `--rounds` times.
 
     The workers of a round run one after another, in reverse order every other round, so a drift in
     the machine's speed reaches all three alike: each ratio is the median of the rounds' own ratios.
     """
-    kinds = ["vaekit", "keras_fit"]
-    if model == "seed" and backend in HAND_WRITTEN:
-        kinds.append(HAND_WRITTEN[backend])
+    reference = HAND_WRITTEN.get(backend) if model == "seed" else None
+    kinds = ["vaekit", "keras_fit", *([reference] if reference else [])]
     rounds = {kind: [] for kind in kinds}
     for number in range(args.rounds):
         for kind in kinds if number % 2 == 0 else kinds[::-1]:  # a steady drift cancels out
@@ -282,7 +284,7 @@ def training_row(backend, model, batch, args):
         f"{median(r['startup_overhead_seconds'] for r in fast):.2f}",
         f"{max(r['peak_rss_mib'] for r in fast):.0f}",
     ]  # fmt: skip
-    for kind in ("keras_fit", kinds[2] if len(kinds) > 2 else None):  # the table's two columns
+    for kind in ("keras_fit", reference):  # the table's two columns
         others = rounds.get(kind, [None] * args.rounds)
         pairs = [(f, o) for f, o in zip(rounds["vaekit"], others, strict=True) if f and o]
         if not pairs:
@@ -292,9 +294,6 @@ def training_row(backend, model, batch, args):
         ratio = median(f["samples_per_second"] / o["samples_per_second"] for f, o in pairs)
         row += [f"{other:,.0f}", f"{ratio:.2f}x"]
     return row
-
-
-HAND_WRITTEN = {"torch": "torch_loop", "jax": "jax_scan"}  # the reference without Keras
 
 
 def cli_wall_time(args):

@@ -155,12 +155,14 @@ def test_checkpoints_keep_last_and_best_and_resume_matches_an_uninterrupted_run(
 
 def test_a_hierarchical_run_resumes_where_an_uninterrupted_run_ends(tmp_path):
     """Both layers' samplers come back with their random states (Keras saves neither)."""
-    runs = {}
-    for name, epochs in (("full", 3), ("cut", 2)):
+
+    def two_layers(epochs):
         cfg = _small_config(epochs)
         cfg.model.stochastic_layers = 2
-        runs[name] = train(cfg, tmp_path / name, verbose=0)
-    full = runs["full"]
+        return cfg
+
+    full = train(two_layers(3), tmp_path / "full", verbose=0)
+    train(two_layers(2), tmp_path / "cut", verbose=0)
     resumed = resume(tmp_path / "cut", epochs=3, verbose=0)
     for a, b in zip(_weights(full.model), _weights(resumed.model), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
