@@ -14,11 +14,13 @@ from vaekit.model import VAE, build_vae
 from vaekit.networks import build_networks
 
 
-def _likelihood(data_shape, window, seed=0, scale=1.5):
-    lik = LocalAutoregressiveBernoulli(event_ndim=len(data_shape), window=window)
+def _likelihood(data_shape, window, seed=0, scale=1.5, hidden=0):
+    """A built likelihood with random weights (all of them: the hidden layer's too)."""
+    lik = LocalAutoregressiveBernoulli(event_ndim=len(data_shape), window=window, hidden=hidden)
     lik.build(data_shape)
     rng = np.random.default_rng(seed)
-    lik.tap_weights.assign(rng.normal(0, scale, lik.tap_weights.shape).astype("float32"))
+    for weight in lik.weights:
+        weight.assign(rng.normal(0, scale, weight.shape).astype("float32"))
     return lik
 
 
@@ -29,9 +31,10 @@ def _all_binary(data_shape):
     )
 
 
+@pytest.mark.parametrize("hidden", [0, 4])
 @pytest.mark.parametrize("data_shape, window", [((3, 3, 1), 1), ((2, 3, 2), 1), ((6,), 2)])
-def test_probabilities_of_all_binary_data_sum_to_one(data_shape, window):
-    lik = _likelihood(data_shape, window)
+def test_probabilities_of_all_binary_data_sum_to_one(data_shape, window, hidden):
+    lik = _likelihood(data_shape, window, hidden=hidden)
     x = _all_binary(data_shape)  # every binary data point: 2^9, 2^12 and 2^6 of them
     logits = np.random.default_rng(1).normal(0, 2, (1, *data_shape)).astype("float32")
     log_p = ops.convert_to_numpy(lik.log_prob(x, np.broadcast_to(logits, x.shape)))
@@ -86,10 +89,68 @@ def test_log_prob_matches_a_float64_reference_and_zero_weights_are_bernoulli():
     )
 
 
-def test_broadcasting_one_image_against_k_decodings():
+def _hidden_reference(x, lik):
+    """The hidden term by its definition, in float64 loops: for each value, relu(U c + b) . v_k with
+    c every channel of the earlier pixels within the window (`x` is `(n, H, W, C)` or `(n, D)`)."""
+    kernel, bias, out = (ops.convert_to_numpy(w).astype("float64") for w in lik.weights[1:])
+    w = lik.window
+    if x.ndim == 2:  # vectors: value i sees the w values before it
+        terms = np.zeros(x.shape)
+        for i in range(x.shape[1]):
+            pre = bias + sum(
+                x[:, i - t, None] * kernel[0, w - t, 0] for t in range(1, w + 1) if i >= t
+            )
+            terms[:, i] = np.maximum(pre, 0) @ out[:, 0]
+        return terms
+    n, height, width, channels = x.shape
+    terms = np.zeros(x.shape)
+    for r, c in itertools.product(range(height), range(width)):
+        pre = np.broadcast_to(bias, (n, len(bias))).copy()
+        for a, b in itertools.product(range(w + 1), range(-w, w + 1)):
+            rr, cc = r - a, c + b
+            if (a or b < 0) and rr >= 0 and 0 <= cc < width:
+                pre += x[:, rr, cc] @ kernel[w - a, b + w]
+        terms[:, r, c] = np.maximum(pre, 0) @ out
+    return terms
+
+
+@pytest.mark.parametrize("shape, window", [((5, 6, 2), 2), ((4, 4, 1), 1), ((7,), 3)])
+def test_the_hidden_term_matches_its_definition(shape, window):
+    """log_prob with a hidden layer, against a float64 loop over the causal neighbourhood."""
+    lik = _likelihood(shape, window, seed=10, scale=0.7, hidden=3)
+    rng = np.random.default_rng(11)
+    x = (rng.random((4, *shape)) < 0.5).astype("float32")
+    logits = rng.normal(0, 1, (4, *shape)).astype("float32")
+    w = ops.convert_to_numpy(lik.tap_weights).astype("float64")
+    flat = np.concatenate([x.reshape(4, -1), np.zeros((4, 1))], 1).astype("float64")
+    sources = _causal_sources(shape, window)
+    linear = np.stack([(flat[:, sources[i]] * w[i]).sum(1) for i in range(len(sources))], 1)
+    full = (
+        logits.reshape(4, -1) + linear + _hidden_reference(x.astype("float64"), lik).reshape(4, -1)
+    )
+    expected = (flat[:, :-1] * full - np.logaddexp(0, full)).sum(1)
+    np.testing.assert_allclose(ops.convert_to_numpy(lik.log_prob(x, logits)), expected, rtol=1e-5)
+
+
+def test_the_hidden_term_starts_off():
+    """A fresh hidden layer adds nothing: the model starts as the linear one."""
+    lik = LocalAutoregressiveBernoulli(window=2, hidden=5)
+    lik.build((4, 4, 1))
+    x = (np.random.default_rng(12).random((3, 4, 4, 1)) < 0.5).astype("float32")
+    logits = np.zeros((3, 4, 4, 1), "float32")
+    plain = likelihoods.Bernoulli(event_ndim=3)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(lik.log_prob(x, logits)),
+        ops.convert_to_numpy(plain.log_prob(x, logits)),
+        rtol=1e-6,
+    )
+
+
+@pytest.mark.parametrize("hidden", [0, 3])
+def test_broadcasting_one_image_against_k_decodings(hidden):
     """The NLL path: data `(batch, 1, ...)` against parameters `(batch, K, ...)`."""
     shape = (3, 4, 1)
-    lik = _likelihood(shape, 1, seed=4)
+    lik = _likelihood(shape, 1, seed=4, hidden=hidden)
     rng = np.random.default_rng(5)
     x = (rng.random((2, *shape)) < 0.5).astype("float32")
     params = rng.normal(0, 2, (2, 7, *shape)).astype("float32")
@@ -119,11 +180,11 @@ def test_samples_follow_the_chain_rule():
     np.testing.assert_allclose(mean, [p0, sig(-1.5 + 3.0 * p0)], rtol=1e-5)
 
 
-def test_draws_of_images_with_channels_follow_log_prob():
+@pytest.mark.parametrize("shape, hidden", [((2, 2, 2), 0), ((2, 2, 2), 3), ((8,), 3)])
+def test_draws_follow_log_prob(shape, hidden):
     """Sampling (pixel by pixel, channels together) and scoring describe one distribution: the
-    frequencies of all 2^8 images of shape (2, 2, 2) match exp(log_prob)."""
-    shape = (2, 2, 2)
-    lik = _likelihood(shape, 1, seed=6, scale=2.0)
+    frequencies of all 2^8 data points of shape (2, 2, 2) or (8,) match exp(log_prob)."""
+    lik = _likelihood(shape, 1 if len(shape) == 3 else 2, seed=6, scale=2.0, hidden=hidden)
     logits = np.random.default_rng(7).normal(0, 1, (1, *shape)).astype("float32")
     draws = ops.convert_to_numpy(
         lik.sample(np.repeat(logits, 60_000, axis=0), seed=keras.random.SeedGenerator(1))
@@ -151,6 +212,9 @@ def test_bad_window_and_data_shape_are_config_errors():
     for window in (0, None, 2.5, True):
         with pytest.raises(ConfigError, match="window"):
             LocalAutoregressiveBernoulli(window=window)
+    for hidden in (-1, None, 4.0, False):
+        with pytest.raises(ConfigError, match="`hidden` to be an integer >= 0"):
+            LocalAutoregressiveBernoulli(hidden=hidden)
     for shape, widest in (((6, 6, 1), 5), ((3, 7, 2), 6), ((4,), 3), ((1,), 1)):
         with pytest.raises(ConfigError, match=f"`window` <= {widest} for data of shape"):
             LocalAutoregressiveBernoulli(event_ndim=len(shape), window=widest + 1).build(shape)
@@ -165,23 +229,33 @@ def test_bad_window_and_data_shape_are_config_errors():
         LocalAutoregressiveBernoulli(event_ndim=2).build((4, 4))
 
 
-def test_a_vae_trains_saves_and_reloads_its_local_weights(tmp_path):
+@pytest.mark.parametrize("hidden", [0, 4])
+def test_a_vae_trains_saves_and_reloads_its_local_weights(tmp_path, hidden):
     from vaekit.saving import load_model, save_model
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     x = (rng.random((96, 6, 6, 1)) < 0.4).astype("float32")
     model = build_vae(
-        (6, 6, 1), "seed", hidden_units=[16], latent_dim=2, likelihood="local_ar_bernoulli", seed=0
+        (6, 6, 1),
+        "seed",
+        hidden_units=[16],
+        latent_dim=2,
+        likelihood="local_ar_bernoulli",
+        likelihood_options={"hidden": hidden} if hidden else {},
+        seed=0,
     )
     assert any("tap_weights" in w.path for w in model.trainable_weights)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     model.fit(x, epochs=2, batch_size=32, verbose=0)
-    weights = ops.convert_to_numpy(model.likelihood.tap_weights)
-    assert np.abs(weights).max() > 0  # the local weights learn
+    weights = [ops.convert_to_numpy(w) for w in model.likelihood.weights]
+    assert len(weights) == (4 if hidden else 1)
+    assert all(np.abs(w).max() > 0 for w in weights)  # the local weights learn
     again = load_model(save_model(model, tmp_path / "m.keras"))
     assert again.likelihood.name == "local_ar_bernoulli" and again.likelihood.window == 3
-    np.testing.assert_array_equal(ops.convert_to_numpy(again.likelihood.tap_weights), weights)
+    assert again.likelihood.hidden == hidden
+    for got, saved in zip(again.likelihood.weights, weights, strict=True):
+        np.testing.assert_array_equal(ops.convert_to_numpy(got), saved)
     z = np.zeros((2, 2), "float32")
     np.testing.assert_allclose(again.decode(z), model.decode(z), rtol=1e-6)
     samples = again.sample(3, seed=1)

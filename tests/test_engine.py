@@ -318,8 +318,16 @@ def test_hierarchical_and_other_optimizers_match_plain_fit(data):
             np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
 
 
-@pytest.mark.parametrize("preset", ["conv", "resconv_vampprior"])
-def test_convolutional_models_match_plain_fit(data, preset):
+@pytest.mark.parametrize(
+    "preset, likelihood",
+    [
+        ("conv", {}),
+        ("resconv_vampprior", {}),
+        # an MLP whose likelihood convolves (the local autoregressive term's hidden layer)
+        ("seed", {"likelihood": "local_ar_bernoulli", "likelihood_options": {"hidden": 3}}),
+    ],
+)
+def test_convolutional_models_match_plain_fit(data, preset, likelihood):
     """Convolutional models (one compiled step per batch on JAX and TensorFlow, whose XLA loops
     slow convolutions tenfold) end where `fit` ends."""
     from vaekit.engine import _has_convolutions
@@ -328,7 +336,9 @@ def test_convolutional_models_match_plain_fit(data, preset):
     models = []
     for _ in range(2):
         keras.utils.set_random_seed(0)
-        model = build_vae(data.shape[1:], preset, seed=0, hidden_units=[4], latent_dim=2)
+        model = build_vae(
+            data.shape[1:], preset, seed=0, hidden_units=[4], latent_dim=2, **likelihood
+        )
         # TensorFlow's engine steps conv models without XLA, whose random draws differ from XLA's
         jit = False if keras.backend.backend() == "tensorflow" else "auto"
         model.compile(optimizer=keras.optimizers.Adam(2e-3), jit_compile=jit)

@@ -1,9 +1,13 @@
 """A Bernoulli likelihood with local autoregressive connections: a cheap, strong decoder for binary images.
 
-Each value's logit is the decoder's output plus a learned linear function of the values just before it
-in raster order (a causal neighbourhood, as in PixelCNN's first masked convolution):
+Each value's logit is the decoder's output plus a learned function of the values just before it in
+raster order (a causal neighbourhood, as in PixelCNN's first masked convolution):
 
-    logit_i = decoder(z)_i + sum_t w[i, t] * x[source(i, t)]
+    logit_i = decoder(z)_i + sum_t w[i, t] * c_i[t]  +  v_k . relu(U c_i + b)      c_i[t] = x[source(i, t)]
+
+The linear taps `w` are per value; the optional hidden layer (`hidden` units, `U`, `b` shared by every
+pixel, `v_k` per channel) lets the neighbourhood act non-linearly (a stroke that bends, an end of a
+line), as a masked convolution followed by a 1 x 1 one would.
 
 so p(x | z) = prod_i Bernoulli(x_i | sigmoid(logit_i)) is a normalised distribution over binary data
 (each factor conditions only on earlier values). The latent carries the global shape; the local terms
@@ -27,17 +31,19 @@ from vaekit.errors import ConfigError
 
 @keras.saving.register_keras_serializable(package="vaekit")
 class LocalAutoregressiveBernoulli(keras.layers.Layer, likelihoods.Likelihood):
-    """Bernoulli values whose logits add a learned linear function of their causal neighbourhood.
+    """Bernoulli values whose logits add a learned function of their causal neighbourhood.
 
     For images `(H, W, C)` value `(r, c, k)` sees every channel of the pixels `(r - a, c + b)` that
     come before it in raster order with `0 <= a <= window` and `|b| <= window`: with `window=3` that
     is the 24 pixels of a 7 x 7 mask of type A. For vectors `(D,)` value `i` sees the `window` values
-    before it. The weights are per value (not shared like a convolution's) and start at zero, where the
-    model is the plain `Bernoulli`.
+    before it. The linear weights are per value (not shared like a convolution's); the hidden layer's
+    are shared by every pixel, like a convolution's, with an output weight per channel. Both terms
+    start at zero, where the model is the plain `Bernoulli`.
 
     Args:
         event_ndim: How many trailing axes form one data point (the VAE sets it).
         window: Size of the causal neighbourhood (>= 1).
+        hidden: Units of the shared non-linear term (0, the default: the linear taps alone).
 
     Example:
     >>> model = build_vae((28, 28, 1), "vae", likelihood="local_ar_bernoulli")
@@ -46,7 +52,7 @@ class LocalAutoregressiveBernoulli(keras.layers.Layer, likelihoods.Likelihood):
     name = "local_ar_bernoulli"
     is_discrete = True
 
-    def __init__(self, event_ndim=3, window=3, **kwargs):
+    def __init__(self, event_ndim=3, window=3, hidden=0, **kwargs):
         kwargs.setdefault("name", type(self).name)
         super().__init__(**kwargs)
         likelihoods.Likelihood.__init__(self, event_ndim=event_ndim)
@@ -55,6 +61,11 @@ class LocalAutoregressiveBernoulli(keras.layers.Layer, likelihoods.Likelihood):
                 f"Expected `window` to be an integer >= 1. Received: window={window!r}"
             )
         self.window = int(window)
+        if not isinstance(hidden, int | np.integer) or isinstance(hidden, bool) or hidden < 0:
+            raise ConfigError(
+                f"Expected `hidden` to be an integer >= 0. Received: hidden={hidden!r}"
+            )
+        self.hidden = int(hidden)
 
     def bind(self, data_shape):
         data_shape = tuple(data_shape)
@@ -81,7 +92,28 @@ class LocalAutoregressiveBernoulli(keras.layers.Layer, likelihoods.Likelihood):
         self.tap_weights = self.add_weight(
             shape=(values, taps), initializer="zeros", name="tap_weights"
         )
+        if self.hidden:
+            rows, cols = self._kernel_size()
+            self.hidden_kernel = self.add_weight(
+                shape=(rows, cols, self.channels, self.hidden),
+                initializer="glorot_uniform",
+                name="hidden_kernel",
+            )
+            self.hidden_bias = self.add_weight(
+                shape=(self.hidden,), initializer="zeros", name="hidden_bias"
+            )
+            # Zero: the term starts off, and the kernel learns once these move.
+            self.hidden_out = self.add_weight(
+                shape=(self.hidden, self.channels), initializer="zeros", name="hidden_out"
+            )
+            self.kernel_mask = _causal_mask(rows, cols, self.window, self.channels)
         self.built = True
+
+    @property
+    def convolves(self):
+        """Whether scoring runs a convolution (the hidden term): the training engine then runs one
+        compiled step per batch, since XLA on the CPU convolves slowly inside a loop."""
+        return bool(self.hidden)
 
     @property
     def channels(self):
@@ -91,11 +123,44 @@ class LocalAutoregressiveBernoulli(keras.layers.Layer, likelihoods.Likelihood):
     def _local_logits(self, x_flat):
         """The autoregressive term `(..., D)` for flat data `(..., D)`."""
         values, taps = self.sources.shape
+        lead = ops.shape(x_flat)[:-1]
         padded = ops.pad(x_flat, [(0, 0)] * (len(x_flat.shape) - 1) + [(0, 1)])  # index D: zero
         context = ops.take(padded, self.sources.reshape(-1), axis=-1)  # (..., D * taps)
-        context = ops.reshape(context, (*ops.shape(x_flat)[:-1], values, taps))
-        weights = ops.cast(self.tap_weights, x_flat.dtype)
-        return ops.sum(context * weights, axis=-1)
+        context = ops.reshape(context, (*lead, values, taps))
+        local = ops.sum(context * ops.cast(self.tap_weights, x_flat.dtype), axis=-1)
+        if not self.hidden:
+            return local
+        # The shared term is a masked convolution: cheaper than a matmul over the gathered context.
+        rows, cols = self._kernel_size()
+        if len(self.data_shape) == 3:
+            height, width, channels = self.data_shape
+            pad = [(0, 0), (self.window, 0), (self.window, self.window), (0, 0)]
+        else:
+            height, width, channels = 1, self.data_shape[0], 1
+            pad = [(0, 0), (0, 0), (self.window, 0), (0, 0)]
+        images = ops.pad(ops.reshape(x_flat, (-1, height, width, channels)), pad)
+        kernel = ops.cast(self.hidden_kernel * self.kernel_mask, x_flat.dtype)
+        features = ops.relu(
+            ops.conv(images, kernel, padding="valid", data_format="channels_last")
+            + ops.cast(self.hidden_bias, x_flat.dtype)
+        )  # (n, height, width, hidden)
+        shared = ops.matmul(features, ops.cast(self.hidden_out, x_flat.dtype))
+        return local + ops.reshape(shared, (*lead, values))
+
+    def _kernel_size(self):
+        """The masked kernel's (rows, columns): the window above and either side, or before."""
+        if len(self.data_shape) == 3:
+            return self.window + 1, 2 * self.window + 1
+        return 1, self.window + 1
+
+    def _tap_kernel(self):
+        """The hidden kernel as a `(taps, hidden)` matrix in the order of `sources`' columns."""
+        kernel = np.asarray(ops.convert_to_numpy(self.hidden_kernel))
+        if len(self.data_shape) == 1:  # column window - t holds the value t before
+            return kernel[0, self.window - np.arange(1, self.window + 1), 0]
+        w = self.window
+        offsets = [(a, b) for a in range(w + 1) for b in range(-w, w + 1) if a or b < 0]
+        return np.concatenate([kernel[w - a, b + w] for a, b in offsets])  # (offsets * C, hidden)
 
     def log_prob(self, x, params):
         params = self._flat(params)  # (..., D)
@@ -114,11 +179,18 @@ class LocalAutoregressiveBernoulli(keras.layers.Layer, likelihoods.Likelihood):
         params = np.asarray(ops.convert_to_numpy(params))
         values = self.sources.shape[0]
         logits = params.reshape(-1, values)  # (n, D)
-        weights = np.asarray(ops.convert_to_numpy(self.tap_weights), logits.dtype)
+        numpy = lambda w: np.asarray(ops.convert_to_numpy(w), logits.dtype)  # noqa: E731
+        weights = numpy(self.tap_weights)
+        if self.hidden:
+            kernel = self._tap_kernel().astype(logits.dtype)
+            bias, out = numpy(self.hidden_bias), numpy(self.hidden_out)
         x = np.zeros((len(logits), values + 1), logits.dtype)  # column D stays 0: the padding
         for start in range(0, values, self.channels):  # a pixel's channels share their sources
             at = slice(start, start + self.channels)
-            local = x[:, self.sources[start]] @ weights[at].T  # (n, channels)
+            context = x[:, self.sources[start]]  # (n, taps)
+            local = context @ weights[at].T  # (n, channels)
+            if self.hidden:
+                local = local + np.maximum(context @ kernel + bias, 0.0) @ out
             x[:, at] = draw(at, np.exp(-np.logaddexp(0.0, -(logits[:, at] + local))))
         return ops.convert_to_tensor(x[:, :values].reshape(params.shape))
 
@@ -140,7 +212,24 @@ class LocalAutoregressiveBernoulli(keras.layers.Layer, likelihoods.Likelihood):
         return self._sequential(params, lambda at, p: (u[:, at] < p).astype(p.dtype))
 
     def get_config(self):
-        return {**super().get_config(), "event_ndim": self.event_ndim, "window": self.window}
+        return {
+            **super().get_config(),
+            "event_ndim": self.event_ndim,
+            "window": self.window,
+            "hidden": self.hidden,
+        }
+
+
+def _causal_mask(rows, cols, window, channels):
+    """The masked kernel's 0/1 pattern `(rows, cols, channels, 1)`: 1 where a tap is a source.
+
+    The kernel's last row is the current row (for vectors, its only row, and the last column is the
+    current value); every earlier row is a source, and in the current row the columns before it.
+    """
+    mask = np.zeros((rows, cols, channels, 1), "float32")
+    mask[:-1] = 1.0
+    mask[-1, : window if rows > 1 else cols - 1] = 1.0
+    return mask
 
 
 def _causal_sources(data_shape, window):

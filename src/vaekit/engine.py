@@ -288,7 +288,9 @@ class _TensorFlowRunner:
 
 
 def _has_convolutions(model):
-    """Whether any layer of `model` (nested models included) convolves."""
+    """Whether any layer of `model` (nested models included) convolves: a Keras convolution, or a
+    layer that says so with a true `convolves` attribute (the local autoregressive likelihood's
+    hidden term)."""
     from vaekit.layers import SubpixelConv2DTranspose
 
     kinds = (
@@ -304,7 +306,10 @@ def _has_convolutions(model):
         keras.layers.SeparableConv2D,
         SubpixelConv2DTranspose,
     )
-    return any(isinstance(layer, kinds) for layer in model._flatten_layers(include_self=False))
+    return any(
+        isinstance(layer, kinds) or getattr(layer, "convolves", False)
+        for layer in model._flatten_layers(include_self=False)
+    )
 
 
 RUNNERS = {"jax": _JaxRunner, "tensorflow": _TensorFlowRunner, "torch": TorchRunner}
