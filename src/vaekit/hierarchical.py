@@ -75,20 +75,21 @@ class HierarchicalVAE(VAE):
         return mean_x + mean_z, self.clip_log_var(log_var_x + log_var_z)
 
     def _forward(self, z2_posterior, x_part, noise, training):
-        """Draw z2, then z1; return both, q(z1 | x, z2), p(z1 | z2) and the likelihood's params."""
+        """Draw z2, then z1; return both, q(z1 | x, z2), p(z1 | z2), the likelihood's params and
+        the N(0, I) noise of the two draws `(noise2, noise1)`."""
         mean2, log_var2 = z2_posterior
-        z2 = self.draw(mean2, log_var2, None if noise is None else noise[:, : self.latent_dim])
+        given = noise is not None
+        z2, noise2 = self.draw_with_noise(
+            mean2, log_var2, noise[:, : self.latent_dim] if given else None
+        )
         mean1, log_var1 = self._z1_posterior(x_part, z2, training)
-        noise1 = None if noise is None else noise[:, self.latent_dim :]
-        z1 = (
-            self.sampler_z1(mean1, log_var1)
-            if noise1 is None
-            else self.draw(mean1, log_var1, noise1)
+        z1, noise1 = self.draw_with_noise(
+            mean1, log_var1, noise[:, self.latent_dim :] if given else None, self.sampler_z1
         )
         prior_mean1, prior_log_var1 = self.z1_prior(z2, training=training)
         prior_log_var1 = self.clip_log_var(prior_log_var1)
         params = self.decoder(ops.concatenate([z1, z2], axis=-1), training=training)
-        return z2, z1, (mean1, log_var1), (prior_mean1, prior_log_var1), params
+        return z2, z1, (mean1, log_var1), (prior_mean1, prior_log_var1), params, (noise2, noise1)
 
     def training_noise(self, batch_size):
         z2 = self.sampler.noise((batch_size, self.latent_dim))
@@ -98,7 +99,7 @@ class HierarchicalVAE(VAE):
     def call(self, x, training=False, noise=None):
         mean2, log_var2 = self.posterior(x, training=training)
         x_part = self.z1_encoder(x, training=training)
-        z2, z1, (m1, lv1), (pm1, plv1), params = self._forward(
+        z2, z1, (m1, lv1), (pm1, plv1), params, _ = self._forward(
             (mean2, log_var2), x_part, noise, training
         )
         # KL for z1 given z2 is analytic (two Gaussians); for z2 the prior's own (analytic or MC).
@@ -117,13 +118,13 @@ class HierarchicalVAE(VAE):
         mean_x, log_var_x = self.z1_encoder(x, training=training)
         repeat = lambda t: ops.repeat(t, k, axis=0)  # noqa: E731  (batch * k, ...)
         mean2, log_var2 = repeat(mean2), repeat(log_var2)
-        z2, z1, (m1, lv1), (pm1, plv1), params = self._forward(
+        z2, z1, (m1, lv1), (pm1, plv1), params, (noise2, noise1) = self._forward(
             (mean2, log_var2), (repeat(mean_x), repeat(log_var_x)), noise, training
         )
         log_px = self.log_px_draws(x, params, k)  # (batch, k)
-        log_q = vops.diag_gaussian_log_prob(z2, mean2, log_var2) + vops.diag_gaussian_log_prob(
-            z1, m1, lv1
-        )
+        log_q = vops.diag_gaussian_log_prob_at_noise(
+            noise2, log_var2
+        ) + vops.diag_gaussian_log_prob_at_noise(noise1, lv1)
         log_p = self.prior.log_prob(z2) + vops.diag_gaussian_log_prob(z1, pm1, plv1)
         return log_px, ops.reshape(log_q - log_p, (-1, k))
 

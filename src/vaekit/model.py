@@ -124,6 +124,15 @@ class VAE(keras.Model):
             return self.sampler(mean, log_var)
         return mean + ops.exp(0.5 * log_var) * ops.cast(noise, mean.dtype)
 
+    def draw_with_noise(self, mean, log_var, noise=None, sampler=None):
+        """`(z, noise)`: z = mean + exp(log_var / 2) * noise, the noise given (N(0, I) values) or
+        drawn by `sampler` (the model's own by default) as `draw` would draw it. Scores of q take
+        the noise (`vops.diag_gaussian_log_prob_at_noise`): recovering it from z is inexact."""
+        if noise is None:
+            noise = (sampler or self.sampler).noise(ops.shape(mean), mean.dtype)
+        noise = ops.cast(noise, mean.dtype)
+        return mean + ops.exp(0.5 * log_var) * noise, noise
+
     def posterior(self, x, training=False):
         """q(z|x) as `(mean, log_var)`, each `(batch, latent)`; log_var clipped to `log_var_range`."""
         mean, log_var = self.encoder(x, training=training)
@@ -176,9 +185,9 @@ class VAE(keras.Model):
         k = int(num_samples)
         mean_k = ops.repeat(mean, k, axis=0)  # (batch * k, latent): row b * k + j is draw j of b
         log_var_k = ops.repeat(log_var, k, axis=0)
-        z = self.draw(mean_k, log_var_k, noise)
+        z, noise = self.draw_with_noise(mean_k, log_var_k, noise)
         params = self.decoder(z, training=training)  # (batch * k, *param_shape)
-        kl = vops.diag_gaussian_log_prob(z, mean_k, log_var_k) - self.prior.log_prob(z)
+        kl = vops.diag_gaussian_log_prob_at_noise(noise, log_var_k) - self.prior.log_prob(z)
         return self.log_px_draws(x, params, k), ops.reshape(kl, (-1, k))
 
     def log_px_draws(self, x, params, k):
