@@ -192,7 +192,7 @@ def test_likelihood_options_build_the_model(capsys, tmp_path):
     # window 1: the 4 pixels before each one in a 3 x 3 mask
     assert model.likelihood.sources.shape[1] == 4
     rc, printed, err = run_cli(capsys, "info", tmp_path / "run")
-    assert rc == 0 and "likelihood local_ar_bernoulli (window=1), prior" in printed, err
+    assert rc == 0 and "likelihood local_ar_bernoulli (window=1, hidden=0), prior" in printed, err
 
 
 def test_model_preset_keeps_the_config_files_model_keys(capsys, tmp_path):

@@ -48,7 +48,7 @@ def test_registry_and_serialization():
 def test_options_reach_the_likelihood_and_wrong_ones_are_named():
     assert likelihoods.get("gaussian", event_ndim=1, options={"scale": 0.05}).scale == 0.05
     assert likelihoods.get("local_ar_bernoulli", options={"window": 2}).window == 2
-    assert likelihoods.option_names("local_ar_bernoulli") == ("window",)
+    assert likelihoods.option_names("local_ar_bernoulli") == ("window", "hidden")
     with pytest.raises(
         ConfigError,
         match=r"option\(s\) windw for likelihood 'local_ar_bernoulli'. "
