@@ -56,16 +56,8 @@ class LocalAutoregressiveBernoulli(keras.layers.Layer, likelihoods.Likelihood):
         kwargs.setdefault("name", type(self).name)
         super().__init__(**kwargs)
         likelihoods.Likelihood.__init__(self, event_ndim=event_ndim)
-        if not isinstance(window, int | np.integer) or isinstance(window, bool) or window < 1:
-            raise ConfigError(
-                f"Expected `window` to be an integer >= 1. Received: window={window!r}"
-            )
-        self.window = int(window)
-        if not isinstance(hidden, int | np.integer) or isinstance(hidden, bool) or hidden < 0:
-            raise ConfigError(
-                f"Expected `hidden` to be an integer >= 0. Received: hidden={hidden!r}"
-            )
-        self.hidden = int(hidden)
+        self.window = _integer("window", window, minimum=1)
+        self.hidden = _integer("hidden", hidden, minimum=0)
 
     def bind(self, data_shape):
         data_shape = tuple(data_shape)
@@ -131,14 +123,12 @@ class LocalAutoregressiveBernoulli(keras.layers.Layer, likelihoods.Likelihood):
         if not self.hidden:
             return local
         # The shared term is a masked convolution: cheaper than a matmul over the gathered context.
+        # Vectors are images of one row; the padding puts the kernel's last row and its column
+        # `window` (vectors: its last column) on the current value.
         rows, cols = self._kernel_size()
-        if len(self.data_shape) == 3:
-            height, width, channels = self.data_shape
-            pad = [(0, 0), (self.window, 0), (self.window, self.window), (0, 0)]
-        else:
-            height, width, channels = 1, self.data_shape[0], 1
-            pad = [(0, 0), (0, 0), (self.window, 0), (0, 0)]
-        images = ops.pad(ops.reshape(x_flat, (-1, height, width, channels)), pad)
+        image_shape = self.data_shape if len(self.data_shape) == 3 else (1, values, 1)
+        pad = [(0, 0), (rows - 1, 0), (self.window, cols - 1 - self.window), (0, 0)]
+        images = ops.pad(ops.reshape(x_flat, (-1, *image_shape)), pad)
         kernel = ops.cast(self.hidden_kernel * self.kernel_mask, x_flat.dtype)
         features = ops.relu(
             ops.conv(images, kernel, padding="valid", data_format="channels_last")
@@ -159,8 +149,8 @@ class LocalAutoregressiveBernoulli(keras.layers.Layer, likelihoods.Likelihood):
         if len(self.data_shape) == 1:  # column window - t holds the value t before
             return kernel[0, self.window - np.arange(1, self.window + 1), 0]
         w = self.window
-        offsets = [(a, b) for a in range(w + 1) for b in range(-w, w + 1) if a or b < 0]
-        return np.concatenate([kernel[w - a, b + w] for a, b in offsets])  # (offsets * C, hidden)
+        # (offsets * C, hidden): offset-major, channel-minor, as `_causal_sources` orders them
+        return np.concatenate([kernel[w - a, b + w] for a, b in _causal_offsets(w)])
 
     def log_prob(self, x, params):
         params = self._flat(params)  # (..., D)
@@ -220,6 +210,20 @@ class LocalAutoregressiveBernoulli(keras.layers.Layer, likelihoods.Likelihood):
         }
 
 
+def _integer(name, value, minimum):
+    """`value` as an int, or a one-line ConfigError naming the option."""
+    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < minimum:
+        raise ConfigError(
+            f"Expected `{name}` to be an integer >= {minimum}. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def _causal_offsets(window):
+    """The (rows up, columns right) of the pixels before one in raster order within `window`."""
+    return [(a, b) for a in range(window + 1) for b in range(-window, window + 1) if a or b < 0]
+
+
 def _causal_mask(rows, cols, window, channels):
     """The masked kernel's 0/1 pattern `(rows, cols, channels, 1)`: 1 where a tap is a source.
 
@@ -247,7 +251,7 @@ def _causal_sources(data_shape, window):
             f"Received: {data_shape}"
         )
     height, width, channels = data_shape
-    offsets = [(a, b) for a in range(window + 1) for b in range(-window, window + 1) if a or b < 0]
+    offsets = _causal_offsets(window)
     rows = np.arange(height)[:, None, None, None]
     cols = np.arange(width)[None, :, None, None]
     up = np.array([a for a, _ in offsets])[None, None, :, None]

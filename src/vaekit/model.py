@@ -120,9 +120,7 @@ class VAE(keras.Model):
 
     def draw(self, mean, log_var, noise=None):
         """z ~ N(mean, exp(log_var)): from the model's own sampler, or from given N(0, I) `noise`."""
-        if noise is None:
-            return self.sampler(mean, log_var)
-        return mean + ops.exp(0.5 * log_var) * ops.cast(noise, mean.dtype)
+        return self.draw_with_noise(mean, log_var, noise)[0]
 
     def draw_with_noise(self, mean, log_var, noise=None, sampler=None):
         """`(z, noise)`: z = mean + exp(log_var / 2) * noise, the noise given (N(0, I) values) or

@@ -45,7 +45,8 @@ def add_parser(sub, common):
         action="append",
         metavar="NAME=VALUE",
         help="a setting of the likelihood, repeatable: window=5 (local_ar_bernoulli's causal "
-        "neighbourhood, default 3), hidden=64 (units of its non-linear term, default 0), scale=0.05 (gaussian's fixed standard deviation, default 0.1)",
+        "neighbourhood, default 3), hidden=32 (units of its non-linear term, default 0), "
+        "scale=0.05 (gaussian's fixed standard deviation, default 0.1)",
     )
     p.add_argument("--prior", help="standard_normal | mog | vampprior (default standard_normal)")
     p.add_argument("--prior-components", type=int, help="mog components / vampprior pseudo-inputs")
