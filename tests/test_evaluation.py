@@ -220,3 +220,30 @@ def test_log_q_is_exact_for_posteriors_sharp_beside_their_mean(layers):
     got = kl(noise) - kl(np.zeros_like(noise))
     expected = -0.5 * (noise.astype("float64") ** 2).sum(1).reshape(2, k)
     np.testing.assert_allclose(got, expected, atol=1e-2)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_monte_carlo_kl_of_the_elbo_is_exact_for_sharp_posteriors(layers):
+    """A mixture prior's ELBO KL is the one-draw estimate log q(z | x) - log p(z); log q comes
+    from the noise that drew z, as in the importance weights (the same sharp posteriors)."""
+    model = build_vae(
+        (4, 4, 1), "seed", hidden_units=[8], latent_dim=3, stochastic_layers=layers,
+        prior="mog", prior_components=2, seed=0,
+    )  # fmt: skip
+    x = np.zeros((5, 4, 4, 1), "float32")
+    sharp = lambda rows, dim: (  # noqa: E731
+        ops.convert_to_tensor(np.full((rows, dim), 2.0, "float32")),
+        ops.convert_to_tensor(np.full((rows, dim), -29.0, "float32")),
+    )
+    model.posterior = lambda x, training=False: sharp(len(x), model.latent_dim)
+    if layers == 2:
+        model._z1_posterior = lambda x_part, z2, training: sharp(z2.shape[0], model.z1_dim)
+    noise = np.random.default_rng(1).normal(size=(5, model.noise_dim)).astype("float32")
+
+    def kl(noise):  # (5,)
+        outputs = model(x, noise=ops.convert_to_tensor(noise))
+        return ops.convert_to_numpy(model.elbo_terms(x, outputs)[1]).astype("float64")
+
+    got = kl(noise) - kl(np.zeros_like(noise))  # only the z2 draw's log q differs (see above)
+    expected = -0.5 * (noise[:, : model.latent_dim].astype("float64") ** 2).sum(1)
+    np.testing.assert_allclose(got, expected, atol=1e-2)

@@ -99,14 +99,14 @@ class HierarchicalVAE(VAE):
     def call(self, x, training=False, noise=None):
         mean2, log_var2 = self.posterior(x, training=training)
         x_part = self.z1_encoder(x, training=training)
-        z2, z1, (m1, lv1), (pm1, plv1), params, _ = self._forward(
+        z2, z1, (m1, lv1), (pm1, plv1), params, (noise2, _) = self._forward(
             (mean2, log_var2), x_part, noise, training
         )
         # KL for z1 given z2 is analytic (two Gaussians); for z2 the prior's own (analytic or MC).
         kl_z1 = 0.5 * ops.sum(
             plv1 - lv1 + (ops.exp(lv1) + ops.square(m1 - pm1)) * ops.exp(-plv1) - 1.0, axis=-1
         )
-        kl = self.prior.kl(mean2, log_var2, z2) + kl_z1
+        kl = self.prior.kl(mean2, log_var2, z2, noise2) + kl_z1
         return {"mean": mean2, "log_var": log_var2, "z": z2, "params": params, "kl": kl}
 
     def elbo_terms(self, x, outputs):

@@ -156,15 +156,15 @@ class VAE(keras.Model):
 
     def call(self, x, training=False, noise=None):
         mean, log_var = self.posterior(x, training=training)  # (batch, latent) each
-        z = self.draw(mean, log_var, noise)  # (batch, latent)
+        z, noise = self.draw_with_noise(mean, log_var, noise)  # (batch, latent) each
         params = self.decoder(z, training=training)  # (batch, *param_shape)
-        return {"mean": mean, "log_var": log_var, "z": z, "params": params}
+        return {"mean": mean, "log_var": log_var, "z": z, "noise": noise, "params": params}
 
     # --- the objective, written once --------------------------------------------------------------
     def elbo_terms(self, x, outputs):
         """Per-example reconstruction term -log p(x|z) and KL term, each `(batch,)`."""
         reconstruction = -self.likelihood.log_prob(x, outputs["params"])
-        kl = self.prior.kl(outputs["mean"], outputs["log_var"], outputs["z"])
+        kl = self.prior.kl(outputs["mean"], outputs["log_var"], outputs["z"], outputs.get("noise"))
         return reconstruction, kl
 
     def log_weights(self, x, num_samples=1, training=False, noise=None):

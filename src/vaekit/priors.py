@@ -104,9 +104,15 @@ class Prior(keras.layers.Layer):
         """`num` draws, `(num, latent_dim)`; `seed` an int or a `keras.random.SeedGenerator`."""
         raise NotImplementedError
 
-    def kl(self, mean, log_var, z):
-        """KL(q(z|x) || p(z)) per example. Default: the one-sample Monte Carlo estimate at `z`."""
-        return vops.diag_gaussian_log_prob(z, mean, log_var) - self.log_prob(z)
+    def kl(self, mean, log_var, z, noise=None):
+        """KL(q(z|x) || p(z)) per example. Default: the one-sample Monte Carlo estimate at `z`,
+        log q(z|x) scored from the N(0, I) `noise` that drew z when given (exact; recovering it
+        as (z - mean) / std cancels in float32 for posteriors sharp beside their mean)."""
+        if noise is None:
+            log_q = vops.diag_gaussian_log_prob(z, mean, log_var)
+        else:
+            log_q = vops.diag_gaussian_log_prob_at_noise(noise, log_var)
+        return log_q - self.log_prob(z)
 
     # --- helpers for subclasses ----------------------------------------------------------------------
     def _latents(self, z):
@@ -145,7 +151,7 @@ class StandardNormal(Prior):
         self._check_latent_dim(latent_dim)
         return keras.random.normal((num, latent_dim), seed=seed)
 
-    def kl(self, mean, log_var, z):
+    def kl(self, mean, log_var, z, noise=None):
         return vops.kl_diag_gaussian_standard_normal(mean, log_var)
 
 
