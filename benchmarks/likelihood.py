@@ -76,6 +76,13 @@ RECIPES = {
         "--model vampprior --log-var-range=-6,2 --optimizer adam_normgrad --epochs 300 "
         "--batch-size 100 --learning-rate 5e-4 --kl-warmup-epochs 100 --patience 50",
     ),
+    "vampprior_reference_iw5": (
+        "the trained vampprior_reference model fine-tuned on the IWAE bound (K = 5) for 30 epochs "
+        "(`--init-from`: run vampprior_reference first)",
+        "--model vampprior --log-var-range=-6,2 --init-from {runs}/vampprior_reference "
+        "--iw-samples 5 --epochs 30 --batch-size 100 --learning-rate 2e-4 "
+        "--learning-rate-schedule cosine --patience 10",
+    ),
     "hvae_vampprior": (
         "two stochastic layers (40 + 40), gated MLP 300-300, VampPrior, KL warm-up",
         "--model hvae_vampprior --epochs 300 --batch-size 100 --learning-rate 5e-4 "
@@ -139,7 +146,7 @@ def scaled(flags, scale):
 
 def run_recipe(name, args):
     description, flags = RECIPES[name]
-    flags = scaled(flags, args.epochs_scale)
+    flags = scaled(flags, args.epochs_scale).replace("{runs}", args.runs)  # a run it starts from
     run_dir = os.path.join(args.runs, name)
     if args.existing:  # trained already (perhaps in parts, with `vaekit train --resume`)
         train_wall = existing_train_seconds(run_dir)

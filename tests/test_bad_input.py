@@ -745,6 +745,18 @@ ARGUMENT_CASES = {
     ),
     "train-config-is-a-folder": (lambda c: ["train", "--config", c.tmp], "Cannot read config"),
     "train-resume-missing": (lambda c: ["train", "--resume", c.tmp / "nope"], "Cannot resume"),
+    "train-init-from-missing": (
+        lambda c: ["train", "--limit", 64, "--init-from", c.tmp / "nope", "--out", c.tmp / "run"],
+        "nope does not exist",
+    ),
+    "train-init-from-other-architecture": (  # an 8x8 model's weights for 28x28 images
+        lambda c: ["train", "--limit", 64, "--init-from", c.model, "--out", c.tmp / "run"],
+        "Cannot start from",
+    ),
+    "train-resume-with-init-from": (
+        lambda c: ["train", "--resume", c.tmp, "--init-from", c.model],
+        "drop --init-from",
+    ),
     "train-resume-with-options": (
         lambda c: ["train", "--resume", c.tmp, "--latent-dim", 3],
         "drop --latent-dim",

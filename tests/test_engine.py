@@ -254,7 +254,7 @@ def test_cosine_schedule_and_early_stop_logic():
 def test_training_noise_is_the_draw_call_makes(preset):
     """`call(x, noise=training_noise(n))` is the step `call(x)` takes: the traced PyTorch engine
     feeds the samplers' draws in as inputs."""
-    from vaekit.torch_engine import is_seed_state
+    from vaekit.layers import is_seed_state
 
     model = build_vae((6, 6, 1), preset, seed=3, hidden_units=[8], latent_dim=2)
     x = (np.random.default_rng(0).random((5, 6, 6, 1)) < 0.5).astype("float32")

@@ -153,6 +153,35 @@ def test_checkpoints_keep_last_and_best_and_resume_matches_an_uninterrupted_run(
     assert len(seconds) == 4 and np.isnan(seconds[:2]).all() and (seconds[2:] > 0).all()
 
 
+@pytest.mark.parametrize("layers", [1, 2])
+def test_init_from_starts_a_run_from_a_trained_models_weights(tmp_path, layers):
+    """Fine-tuning: a run on another bound (IWAE, K = 2) starts at a trained run's weights."""
+    cfg = _small_config(epochs=2)
+    cfg.model.stochastic_layers = layers
+    source = train(cfg, tmp_path / "source", verbose=0)
+    cfg.model.iw_samples, cfg.train.epochs = 2, 1
+    cfg.train.init_from = str(tmp_path / "source")
+    cfg.train.learning_rate = 1e-9  # Adam moves each weight by about this much a step
+    tuned = train(cfg, tmp_path / "tuned", verbose=0)
+    trainable = lambda m: [keras.ops.convert_to_numpy(v) for v in m.trainable_weights]  # noqa: E731
+    for a, b in zip(trainable(source.model), trainable(tuned.model), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    # A fresh start of the same run ends far from the trained weights.
+    cfg.train.init_from = ""
+    fresh = train(cfg, tmp_path / "fresh", verbose=0)
+    pairs = zip(trainable(source.model), trainable(fresh.model), strict=True)
+    assert max(np.abs(a - b).max() for a, b in pairs) > 1e-2
+    assert config_lib.load(tmp_path / "tuned" / "config.toml").train.init_from == str(
+        tmp_path / "source"
+    )
+    # Weights that do not fit (other hidden units) are refused before a run folder is made.
+    cfg.model.hidden_units, cfg.train.init_from = [8], str(tmp_path / "source")
+    misfit = r"Cannot start from .*: its weight \S+ has shape \(\d+, 16\) where .* has \(\d+, 8\)"
+    with pytest.raises(VaekitError, match=misfit):
+        train(cfg, tmp_path / "misfit", verbose=0)
+    assert not (tmp_path / "misfit").exists()
+
+
 def test_a_hierarchical_run_resumes_where_an_uninterrupted_run_ends(tmp_path):
     """Both layers' samplers come back with their random states (Keras saves neither)."""
 

@@ -198,6 +198,9 @@ class TrainConfig:
     )
     snapshot_every: int = 0  # write sample / reconstruction snapshots every N epochs (0: never)
     tensorboard: bool = False  # TensorBoard logs (scalars and snapshots) in RUN_DIR/tensorboard
+    # Start from the weights of this run directory's (or .keras file's) model, of the same
+    # architecture, instead of a random initialisation: fine-tuning, e.g. on another bound ("": off).
+    init_from: str = ""
 
     def validate(self):
         if self.snapshot_every < 0:

@@ -296,6 +296,11 @@ class SubpixelConv2DTranspose(keras.layers.Layer):
         }
 
 
+def is_seed_state(variable):
+    """Whether a variable is a `keras.random.SeedGenerator`'s state (a sampler's random state)."""
+    return variable.path.endswith("seed_generator_state")
+
+
 def _phase_taps(kernel, stride):
     """One axis of a 'same' transposed convolution as phases of a stride-1 correlation.
 

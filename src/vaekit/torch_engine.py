@@ -11,6 +11,8 @@ import math
 
 import keras
 
+from vaekit.layers import is_seed_state
+
 
 class TorchRunner:
     """A PyTorch loop over device tensors, each step replayed from a `torch.jit.trace` of the model.
@@ -223,7 +225,3 @@ def traceable(model):
     }
     seeds = [v for v in model.non_trainable_variables if is_seed_state(v)]
     return all(id(v) in samplers for v in seeds)  # any other random layer would replay one draw
-
-
-def is_seed_state(variable):
-    return variable.path.endswith("seed_generator_state")

@@ -34,9 +34,10 @@ from vaekit.data.dataset import sample_binary
 from vaekit.engine import fit_fast
 from vaekit.errors import TrainingInterrupted, VaekitError
 from vaekit.keras_compat import set_seed
+from vaekit.layers import is_seed_state
 from vaekit.model import build_vae
 from vaekit.plots import save_image_grid
-from vaekit.saving import CONFIG_FILE, MODEL_FILE
+from vaekit.saving import CONFIG_FILE, MODEL_FILE, load_model
 
 METRICS_FILE = "metrics.json"
 SAMPLES_FILE = "samples.png"
@@ -186,6 +187,8 @@ def train(config=None, out_dir="runs/latest", *, overwrite=False, verbose="auto"
     data = _load_data(config)
     set_seed(config.train.seed)
     model = build_vae(data.shape, config.model, seed=config.train.seed)
+    if config.train.init_from:
+        start_from(model, config.train.init_from)
     create_run_dir(run_dir)  # only now: bad data or options leave no empty run behind
     shutil.rmtree(checkpoint_dir(run_dir), ignore_errors=True)  # an overwritten run's checkpoints
     model.compile(
@@ -197,6 +200,41 @@ def train(config=None, out_dir="runs/latest", *, overwrite=False, verbose="auto"
     )
     atomic.write_text(run_dir / CONFIG_FILE, config_lib.to_toml(config))
     return _fit(model, data, config, run_dir, None, verbose, callbacks)
+
+
+def start_from(model, source):
+    """Set `model`'s weights to those of the trained model at `source` (a run directory or a
+    `.keras` file): fine-tuning starts there. The architecture must be the same (layers, sizes,
+    likelihood and prior options); objective settings (beta, the IWAE bound, free bits, the
+    log-variance clip) may differ. The samplers' random states and the KL warm-up factor are not
+    copied: they belong to the new run.
+
+    Raises:
+        ModelFileError: `source` is not a loadable vaekit model.
+        VaekitError: its weights do not fit `model`.
+    """
+    trained = load_model(source)
+
+    def weights(m):
+        return [v for v in m.weights if not is_seed_state(v) and v is not m.kl_scale]
+
+    mine, theirs = weights(model), weights(trained)
+    expect = (
+        "expected a model of the same architecture (layers, sizes, likelihood and prior options)"
+    )
+    if len(mine) != len(theirs):
+        raise VaekitError(
+            f"Cannot start from {source}: its model has {len(theirs)} weights where this one has "
+            f"{len(mine)}; {expect}."
+        )
+    for a, b in zip(mine, theirs, strict=True):
+        if tuple(a.shape) != tuple(b.shape):
+            raise VaekitError(
+                f"Cannot start from {source}: its weight {b.path} has shape {tuple(b.shape)} where "
+                f"this model's {a.path} has {tuple(a.shape)}; {expect}."
+            )
+    for a, b in zip(mine, theirs, strict=True):
+        a.assign(keras.ops.convert_to_numpy(b.value))
 
 
 def resume(run_dir, *, epochs=None, verbose="auto", callbacks=()):

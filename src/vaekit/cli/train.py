@@ -94,6 +94,12 @@ def add_parser(sub, common):
     p.add_argument(
         "--tensorboard", action="store_true", default=None, help="write TensorBoard logs (needs TF)"
     )
+    p.add_argument(
+        "--init-from",
+        metavar="RUN_OR_MODEL",
+        help="start from this run's (or .keras file's) weights: fine-tuning, e.g. on the IWAE "
+        "bound (same architecture; the optimizer starts afresh)",
+    )
     p.add_argument("--out", help="run directory to write (default runs/latest)")
     p.add_argument(
         "--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint"
@@ -149,6 +155,7 @@ def _train_config(args):
             "patience": args.patience,
             "snapshot_every": args.snapshot_every,
             "tensorboard": args.tensorboard,
+            "init_from": args.init_from,
         },
     }
     for section, values in flags.items():
