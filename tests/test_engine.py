@@ -42,15 +42,20 @@ class Recorder(keras.callbacks.Callback):
         self.events.append(("epoch_end", epoch, sorted(logs)))
 
 
-@pytest.mark.parametrize("likelihood", ["bernoulli", "local_ar_bernoulli"])
-def test_fast_engine_matches_plain_fit(data, likelihood):
-    """Same seed, same batches, same steps: the fast path ends where plain `fit` ends."""
+@pytest.mark.parametrize(
+    "likelihood, iw_samples",
+    [("bernoulli", 1), ("local_ar_bernoulli", 1), ("bernoulli", 3)],
+)
+def test_fast_engine_matches_plain_fit(data, likelihood, iw_samples):
+    """Same seed, same batches, same steps: the fast path ends where plain `fit` ends (on the
+    IWAE bound too, which PyTorch's engine traces without `train_step`'s unused forward pass)."""
     batches = EpochBatches(data, 32, seed=4)
-    plain = _model(data.shape[1:], likelihood=likelihood)
+    options = {"likelihood": likelihood, "iw_samples": iw_samples}
+    plain = _model(data.shape[1:], **options)
     expected = plain.fit(
         batches.stream(0), steps_per_epoch=len(batches), epochs=3, shuffle=False, verbose=0
     )
-    fast = _model(data.shape[1:], likelihood=likelihood)
+    fast = _model(data.shape[1:], **options)
     history = fit_fast(fast, batches, epochs=3, verbose=0, steps_per_call=2)
     for a, b in zip(plain.get_weights(), fast.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
@@ -279,7 +284,7 @@ def test_only_models_a_trace_reproduces_are_traced(data):
     from vaekit.torch_engine import traceable
 
     assert traceable(_model(data.shape[1:]))
-    assert not traceable(_model(data.shape[1:], iw_samples=2))  # draws inside the loss
+    assert traceable(_model(data.shape[1:], iw_samples=2))
     inputs = keras.Input(data.shape[1:])
     h = layers.Dropout(0.2, seed=1)(layers.Flatten()(inputs))  # randomness of its own
     encoder = keras.Model(inputs, [layers.Dense(3)(h), layers.Dense(3)(h)])
@@ -297,15 +302,18 @@ def test_hierarchical_and_other_optimizers_match_plain_fit(data):
     from vaekit.optimizers import NormalizedAdam
 
     cases = (
-        ("hvae_vampprior", lambda: "adam"),
-        ("seed", lambda: "rmsprop"),
-        ("seed", lambda: NormalizedAdam(1e-3)),  # an Adam subclass: not the fused Adam's maths
+        ("hvae_vampprior", lambda: "adam", {}),
+        ("hvae_vampprior", lambda: "adam", {"iw_samples": 2}),  # both layers' draws, K of each
+        ("seed", lambda: "rmsprop", {}),
+        ("seed", lambda: NormalizedAdam(1e-3), {}),  # an Adam subclass: not the fused Adam's maths
     )
-    for preset, optimizer in cases:
+    for preset, optimizer, overrides in cases:
         models = []
         for _ in range(2):
             keras.utils.set_random_seed(0)
-            model = build_vae(data.shape[1:], preset, seed=0, hidden_units=[8], latent_dim=2)
+            model = build_vae(
+                data.shape[1:], preset, seed=0, hidden_units=[8], latent_dim=2, **overrides
+            )
             jit = True if keras.backend.backend() == "tensorflow" else "auto"
             model.compile(optimizer=optimizer(), jit_compile=jit)
             models.append(model)

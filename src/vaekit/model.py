@@ -205,7 +205,12 @@ class VAE(keras.Model):
         """beta, times the warm-up factor while training (scores always use the true weight)."""
         return self.beta * self.kl_scale if training else self.beta
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True, noise=None
+    ):
+        """The batch's loss: the negative ELBO (beta, warm-up and free bits applied) from `y_pred`,
+        or with `iw_samples` > 1 the negative IWAE bound, which draws its own samples (`noise`
+        `(batch * iw_samples, noise_dim)` fixes them, as in `log_weights`; `y_pred` is unused)."""
         if sample_weight is not None:  # weights (batch,) or (batch, 1): a weighted batch mean
             sample_weight = ops.reshape(sample_weight, (-1,))
 
@@ -216,7 +221,7 @@ class VAE(keras.Model):
             return ops.sum(values * weights) / ops.maximum(ops.sum(weights), 1e-12)
 
         if self.iw_samples > 1:  # the IWAE bound: log of the mean of K importance weights
-            log_px, kl = self.log_weights(x, self.iw_samples, training=training)  # (batch, K)
+            log_px, kl = self.log_weights(x, self.iw_samples, training, noise)  # (batch, K)
             per_example = -vops.log_mean_exp(log_px - self.kl_weight(training) * kl, axis=1)
             reconstruction, kl = -ops.mean(log_px, axis=1), ops.mean(kl, axis=1)
         else:

@@ -22,8 +22,10 @@ class TorchRunner:
     into a TorchScript graph taking the variables as inputs (a `StatelessScope` maps them), so a
     step replays that graph, back-propagates into the variables and applies Keras' optimizer. The
     noise comes in from the model's own samplers (`training_noise`), so the steps are those of
-    `train_step`. Models the trace cannot serve exactly (other randomness than the samplers', the
-    IWAE bound, a loss-scaling optimizer) run Keras' `train_step`.
+    `train_step`. For the IWAE bound the trace is of the loss alone: `train_step` also runs a
+    forward pass that the bound does not use, whose draws are made and dropped here. Models the
+    trace cannot serve exactly (other randomness than the samplers', a loss-scaling optimizer,
+    the IWAE bound with state a forward pass updates) run Keras' `train_step`.
     """
 
     pads_last_batch = False  # a new batch size costs a 0.1 s trace: the last batch keeps its size
@@ -44,6 +46,7 @@ class TorchRunner:
             *model.metrics_variables,
         ]
         self.lean = TRACE_TORCH and traceable(model)
+        self.iw_samples = getattr(model, "iw_samples", 1)
 
     def put(self, array):
         from keras.src.backend.torch.core import get_device
@@ -69,7 +72,7 @@ class TorchRunner:
         update = _TorchAdam.for_optimizer(model.optimizer, self.trainable)
         for i in range(start, stop):
             batch = x[index[i]].reshape(self.shape)
-            noise = model.training_noise(batch.shape[0])  # the samplers' draws, seeds advanced
+            noise = self._noise(batch.shape[0])  # the samplers' draws, seeds advanced
             traced = self.traced.get(batch.shape[0]) or self._trace(batch, noise)
             with torch.enable_grad():
                 loss, *carried = traced(batch, noise, *params, *fixed, *carried)
@@ -86,6 +89,13 @@ class TorchRunner:
             for variable, value in zip(self.carried, carried, strict=True):
                 variable.value.copy_(value)
 
+    def _noise(self, n):
+        """The N(0, I) values `train_step` would draw for a batch of `n`, in its order."""
+        if self.iw_samples == 1:
+            return self.model.training_noise(n)
+        self.model.training_noise(n)  # the unused forward pass's draws, dropped
+        return self.model.training_noise(n * self.iw_samples)  # the bound's, row b * K + j
+
     def _trace(self, batch, noise):
         import warnings
 
@@ -98,8 +108,11 @@ class TorchRunner:
             with keras.StatelessScope(
                 state_mapping=list(zip(variables, values, strict=True))
             ) as scope:
-                y_pred = model(x, training=True, noise=noise)
-                loss = model.compute_loss(x=x, y_pred=y_pred, training=True)
+                if self.iw_samples > 1:  # the bound draws from the noise itself
+                    loss = model.compute_loss(x=x, training=True, noise=noise)
+                else:
+                    y_pred = model(x, training=True, noise=noise)
+                    loss = model.compute_loss(x=x, y_pred=y_pred, training=True)
                 if tracker is not None:  # as Keras' train_step: the loss, weighted by batch size
                     tracker.update_state(loss, sample_weight=x.shape[0])
                 new = [scope.get_current_value(v) for v in carried]
@@ -214,8 +227,13 @@ def traceable(model):
     """Whether a traced step reproduces `train_step` exactly for this model."""
     from vaekit.layers import GaussianSampler
 
-    if not hasattr(model, "training_noise") or getattr(model, "iw_samples", 1) != 1:
-        return False  # the IWAE bound draws its own K samples inside the loss
+    if not hasattr(model, "training_noise"):
+        return False
+    if getattr(model, "iw_samples", 1) != 1 and any(
+        not is_seed_state(v) and v is not getattr(model, "kl_scale", None)
+        for v in model.non_trainable_variables
+    ):
+        return False  # the trace skips train_step's unused forward pass, and its state updates
     if isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer):
         return False
     samplers = {
