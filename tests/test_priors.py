@@ -6,6 +6,7 @@ from keras import ops
 from vaekit import priors
 from vaekit.errors import ConfigError
 from vaekit.keras_compat import tensorflow_unprobed
+from vaekit.model import VAE, build_vae
 
 LATENT, DATA_SHAPE = 2, (2, 3)  # a tiny VampPrior setting: 6 data values, a 2-d latent
 BATCH, DRAWS = 16, 100_000  # few distinct shapes: JAX compiles each eager op once per shape
@@ -109,6 +110,25 @@ def test_monte_carlo_kl_matches_the_analytic_kl_on_average():
     analytic = _np(prior.kl(mean, log_var, mean))
     stderr = mc.std(axis=0) / np.sqrt(n)
     assert np.all(np.abs(mc.mean(axis=0) - analytic) < 5 * stderr), (mc.mean(axis=0), analytic)
+
+
+def test_a_prior_whose_kl_takes_no_noise_still_serves_a_model():
+    """A user prior written for `kl(mean, log_var, z)` (vaekit's take the draw's noise too)."""
+    calls = []
+
+    class OldStyle(priors.StandardNormal):
+        def kl(self, mean, log_var, z):
+            calls.append(z)
+            return super().kl(mean, log_var, z)
+
+    nets = build_vae((4, 4, 1), "seed", hidden_units=[8], latent_dim=2, seed=0)
+    model = VAE(nets.encoder, nets.decoder, prior=OldStyle(), seed=0)
+    x = np.zeros((3, 4, 4, 1), "float32")
+    outputs = model(x)
+    _, kl = model.elbo_terms(x, outputs)
+    assert len(calls) == 1
+    expected = priors.StandardNormal().kl(outputs["mean"], outputs["log_var"], outputs["z"])
+    np.testing.assert_allclose(_np(kl), _np(expected), rtol=1e-6)
 
 
 # --- mixture of Gaussians --------------------------------------------------------------------------

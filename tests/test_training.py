@@ -1,3 +1,4 @@
+import contextlib
 import json
 import os
 import signal
@@ -105,6 +106,16 @@ def _small_config(epochs=3):
     return cfg
 
 
+@contextlib.contextmanager
+def _cwd(path):
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
 def _weights(model):
     return [np.asarray(keras.ops.convert_to_numpy(w)) for w in model.weights]
 
@@ -179,7 +190,20 @@ def test_init_from_starts_a_run_from_a_trained_models_weights(tmp_path, layers):
     misfit = r"Cannot start from .*: its weight \S+ has shape \(\d+, 16\) where .* has \(\d+, 8\)"
     with pytest.raises(VaekitError, match=misfit):
         train(cfg, tmp_path / "misfit", verbose=0)
+    # ... and so are weights of the same shapes made for another likelihood or activation.
+    cfg.model.hidden_units, cfg.model.likelihood = [16], "gaussian"
+    with pytest.raises(VaekitError, match="its likelihood differs"):
+        train(cfg, tmp_path / "misfit", verbose=0)
+    cfg.model.likelihood, cfg.model.activation = "bernoulli", "tanh"
+    with pytest.raises(VaekitError, match=r"its layers differ \(Dense\(relu\) where .*tanh"):
+        train(cfg, tmp_path / "misfit", verbose=0)
     assert not (tmp_path / "misfit").exists()
+    # A relative path is recorded as the absolute one it meant.
+    cfg.model.activation, cfg.train.init_from = "relu", "source"
+    with _cwd(tmp_path):
+        train(cfg, tmp_path / "relative", verbose=0)
+    recorded = config_lib.load(tmp_path / "relative" / "config.toml").train.init_from
+    assert recorded == str(tmp_path / "source")
 
 
 def test_a_hierarchical_run_resumes_where_an_uninterrupted_run_ends(tmp_path):

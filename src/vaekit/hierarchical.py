@@ -12,7 +12,7 @@ top-level latent is decoded. The ELBO, the IWAE bound and the NLL estimator are 
 import keras
 from keras import layers, ops
 
-from vaekit import networks
+from vaekit import networks, priors
 from vaekit import ops as vops
 from vaekit.layers import GaussianSampler
 from vaekit.model import VAE
@@ -106,7 +106,7 @@ class HierarchicalVAE(VAE):
         kl_z1 = 0.5 * ops.sum(
             plv1 - lv1 + (ops.exp(lv1) + ops.square(m1 - pm1)) * ops.exp(-plv1) - 1.0, axis=-1
         )
-        kl = self.prior.kl(mean2, log_var2, z2, noise2) + kl_z1
+        kl = priors.kl_term(self.prior, mean2, log_var2, z2, noise2) + kl_z1
         return {"mean": mean2, "log_var": log_var2, "z": z2, "params": params, "kl": kl}
 
     def elbo_terms(self, x, outputs):

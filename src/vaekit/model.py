@@ -36,7 +36,8 @@ class VAE(keras.Model):
         x: A batch of data, `(batch, *data_shape)`.
 
     Returns:
-        A dict with `mean`, `log_var`, `z` (the sampled latents) and `params` (decoder output).
+        A dict with `mean`, `log_var`, `z` (the sampled latents), `noise` (the N(0, I) values
+        that drew them) and `params` (decoder output).
 
     Example:
     >>> from vaekit import build_vae
@@ -164,7 +165,9 @@ class VAE(keras.Model):
     def elbo_terms(self, x, outputs):
         """Per-example reconstruction term -log p(x|z) and KL term, each `(batch,)`."""
         reconstruction = -self.likelihood.log_prob(x, outputs["params"])
-        kl = self.prior.kl(outputs["mean"], outputs["log_var"], outputs["z"], outputs.get("noise"))
+        kl = priors.kl_term(
+            self.prior, outputs["mean"], outputs["log_var"], outputs["z"], outputs.get("noise")
+        )
         return reconstruction, kl
 
     def log_weights(self, x, num_samples=1, training=False, noise=None):
@@ -210,7 +213,8 @@ class VAE(keras.Model):
     ):
         """The batch's loss: the negative ELBO (beta, warm-up and free bits applied) from `y_pred`,
         or with `iw_samples` > 1 the negative IWAE bound, which draws its own samples (`noise`
-        `(batch * iw_samples, noise_dim)` fixes them, as in `log_weights`; `y_pred` is unused)."""
+        `(batch * iw_samples, noise_dim)` fixes them, as in `log_weights`; `y_pred` is unused).
+        Without `y_pred` the ELBO runs the model on `x` (from `noise` `(batch, noise_dim)` if given)."""
         if sample_weight is not None:  # weights (batch,) or (batch, 1): a weighted batch mean
             sample_weight = ops.reshape(sample_weight, (-1,))
 
@@ -226,7 +230,7 @@ class VAE(keras.Model):
             reconstruction, kl = -ops.mean(log_px, axis=1), ops.mean(kl, axis=1)
         else:
             if y_pred is None:
-                y_pred = self(x, training=training)
+                y_pred = self(x, training=training, noise=noise)
             x = ops.cast(x, y_pred["params"].dtype)
             reconstruction, kl = self.elbo_terms(x, y_pred)  # (batch,) each
             kl_term = kl

@@ -6,6 +6,8 @@ The VAE that holds a prior calls `bind(latent_dim, data_shape, encode)` once; th
 and, for the VampPrior, hands it the encoder. Calling the layer on `z` returns `log_prob(z)`.
 """
 
+import functools
+import inspect
 import operator
 
 import keras
@@ -300,6 +302,21 @@ class _UnitInterval(keras.constraints.Constraint):
 
     def __call__(self, w):
         return ops.clip(w, 0.0, 1.0)
+
+
+def kl_term(prior, mean, log_var, z, noise):
+    """`prior.kl` for the draw `z = mean + exp(log_var / 2) * noise`, given the noise where the
+    prior's `kl` takes it (vaekit's do): a subclass written for `kl(mean, log_var, z)` still works.
+    """
+    if _kl_takes_noise(type(prior)):
+        return prior.kl(mean, log_var, z, noise=noise)
+    return prior.kl(mean, log_var, z)
+
+
+@functools.cache
+def _kl_takes_noise(cls):
+    parameters = inspect.signature(cls.kl).parameters
+    return "noise" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 def _positive_int(name, value):

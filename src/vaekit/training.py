@@ -6,6 +6,7 @@ and test figures, timings, backend), `samples.png` (a grid decoded from prior dr
 `checkpoints/` (the last and best epochs, see `vaekit.checkpoints`).
 """
 
+import dataclasses
 import importlib.util
 import json
 import math
@@ -184,11 +185,19 @@ def train(config=None, out_dir="runs/latest", *, overwrite=False, verbose="auto"
         raise VaekitError(
             "TensorBoard logs need TensorFlow and TensorBoard: pip install 'vaekit[tensorboard]'."
         )
+    trained = None
+    if config.train.init_from:  # checked before the data load (perhaps a download)
+        source = os.path.abspath(config.train.init_from)  # the run records where it started
+        config = dataclasses.replace(
+            config, train=dataclasses.replace(config.train, init_from=source)
+        )
+        trained = load_model(source)
     data = _load_data(config)
     set_seed(config.train.seed)
     model = build_vae(data.shape, config.model, seed=config.train.seed)
-    if config.train.init_from:
-        start_from(model, config.train.init_from)
+    if trained is not None:
+        start_from(model, trained, config.train.init_from)
+        del trained
     create_run_dir(run_dir)  # only now: bad data or options leave no empty run behind
     shutil.rmtree(checkpoint_dir(run_dir), ignore_errors=True)  # an overwritten run's checkpoints
     model.compile(
@@ -202,39 +211,74 @@ def train(config=None, out_dir="runs/latest", *, overwrite=False, verbose="auto"
     return _fit(model, data, config, run_dir, None, verbose, callbacks)
 
 
-def start_from(model, source):
-    """Set `model`'s weights to those of the trained model at `source` (a run directory or a
-    `.keras` file): fine-tuning starts there. The architecture must be the same (layers, sizes,
-    likelihood and prior options); objective settings (beta, the IWAE bound, free bits, the
-    log-variance clip) may differ. The samplers' random states and the KL warm-up factor are not
-    copied: they belong to the new run.
+def start_from(model, trained, source=None):
+    """Set `model`'s weights to those of a trained model (a VAE, or a run directory or `.keras`
+    file to load it from): fine-tuning starts there. The architecture must be the same: model class,
+    layers and their activations, weight shapes, likelihood and prior with their options. Objective
+    settings (beta, the IWAE bound, free bits, the log-variance clip) may differ. The samplers'
+    random states and the KL warm-up factor are not copied: they belong to the new run.
 
     Raises:
-        ModelFileError: `source` is not a loadable vaekit model.
-        VaekitError: its weights do not fit `model`.
+        ModelFileError: `trained` is a path that holds no loadable vaekit model.
+        VaekitError: the trained model's architecture is not `model`'s.
     """
-    trained = load_model(source)
+    if not isinstance(trained, keras.Model):
+        source, trained = source or trained, load_model(trained)
+    source = source or trained.name
+    refuse = lambda what: VaekitError(  # noqa: E731
+        f"Cannot start from {source}: {what}; expected a model of the same architecture "
+        f"(layers, sizes, activations, likelihood and prior options)."
+    )
+    for part, mine, theirs in zip(
+        ("model", "likelihood", "prior", "layers"),
+        _architecture(model),
+        _architecture(trained),
+        strict=True,
+    ):
+        if mine != theirs:
+            verb = "differ" if part == "layers" else "differs"
+            raise refuse(f"its {part} {verb} ({_first_difference(theirs, mine)})")
 
     def weights(m):
         return [v for v in m.weights if not is_seed_state(v) and v is not m.kl_scale]
 
     mine, theirs = weights(model), weights(trained)
-    expect = (
-        "expected a model of the same architecture (layers, sizes, likelihood and prior options)"
-    )
     if len(mine) != len(theirs):
-        raise VaekitError(
-            f"Cannot start from {source}: its model has {len(theirs)} weights where this one has "
-            f"{len(mine)}; {expect}."
-        )
+        raise refuse(f"its model has {len(theirs)} weights where this one has {len(mine)}")
     for a, b in zip(mine, theirs, strict=True):
         if tuple(a.shape) != tuple(b.shape):
-            raise VaekitError(
-                f"Cannot start from {source}: its weight {b.path} has shape {tuple(b.shape)} where "
-                f"this model's {a.path} has {tuple(a.shape)}; {expect}."
+            raise refuse(
+                f"its weight {b.path} has shape {tuple(b.shape)} where this model's {a.path} has "
+                f"{tuple(a.shape)}"
             )
     for a, b in zip(mine, theirs, strict=True):
         a.assign(keras.ops.convert_to_numpy(b.value))
+
+
+def _architecture(model):
+    """What must match for one model's weights to serve another: the model's class, the
+    likelihood's and the prior's configs (names aside) and each layer's class and activation."""
+
+    def config(layer):
+        return {k: v for k, v in layer.get_config().items() if k not in ("name", "dtype")}
+
+    def activation(layer):
+        return getattr(getattr(layer, "activation", None), "__name__", "")
+
+    layers = sorted(  # as a multiset: a loaded model may list its layers in another order
+        f"{type(layer).__name__}({activation(layer)})"
+        for layer in model._flatten_layers(include_self=False)
+        if layer is not model.likelihood and layer is not model.prior
+    )
+    return type(model).__name__, config(model.likelihood), config(model.prior), layers
+
+
+def _first_difference(theirs, mine):
+    if isinstance(theirs, list):  # layers: what one has and the other lacks
+        only_theirs = sorted(set(theirs) - set(mine)) or theirs
+        only_mine = sorted(set(mine) - set(theirs)) or mine
+        return f"{', '.join(only_theirs[:3])} where this one has {', '.join(only_mine[:3])}"
+    return f"{theirs} where this one has {mine}"
 
 
 def resume(run_dir, *, epochs=None, verbose="auto", callbacks=()):
