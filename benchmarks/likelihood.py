@@ -28,10 +28,13 @@ BEGIN, END = "<!-- likelihood-table:begin -->", "<!-- likelihood-table:end -->"
 COMMON = ["--dataset", "binarized_mnist"]
 
 
-def _hvae_local_ar(epochs, window=None, iw_samples=1, warmup=50):
-    """Flags of the two-layer VampPrior + local AR recipes, which differ in epochs, window,
-    training bound (IWAE with `iw_samples` > 1) and KL warm-up."""
+def _hvae_local_ar(epochs, window=None, iw_samples=1, warmup=50, hidden=0):
+    """Flags of the two-layer VampPrior + local AR recipes, which differ in epochs, window, the
+    likelihood's non-linear term (`hidden` units), training bound (IWAE with `iw_samples` > 1)
+    and KL warm-up."""
     extra = "" if window is None else f"--likelihood-option window={window} "
+    if hidden:
+        extra += f"--likelihood-option hidden={hidden} "
     if iw_samples > 1:
         extra += f"--iw-samples {iw_samples} "
     return (
@@ -106,6 +109,11 @@ RECIPES = {
         "the hvae_vampprior_local_ar_w5 model trained on the IWAE bound (K = 5) for 100 epochs "
         "(each epoch costs about 4x an ELBO epoch), KL warm-up 25",
         _hvae_local_ar(epochs=100, window=5, iw_samples=5, warmup=25),
+    ),
+    "hvae_vampprior_local_ar_w5_h32": (
+        "the hvae_vampprior_local_ar_w5_e140 model and schedule with a non-linear local term "
+        "(a masked convolution of 32 units over each pixel's causal 11x11 window)",
+        _hvae_local_ar(epochs=140, window=5, hidden=32),
     ),
     "resconv_hvae_vampprior": (
         "two stochastic layers (40 + 40), gated residual conv networks, VampPrior, KL warm-up "
