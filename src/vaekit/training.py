@@ -29,13 +29,13 @@ from vaekit.checkpoints import (
     checkpoint_dir,
     load_checkpoint,
     read_state,
+    start_from,
 )
 from vaekit.data import load_dataset
 from vaekit.data.dataset import sample_binary
 from vaekit.engine import fit_fast
 from vaekit.errors import TrainingInterrupted, VaekitError
 from vaekit.keras_compat import set_seed
-from vaekit.layers import is_seed_state
 from vaekit.model import build_vae
 from vaekit.plots import save_image_grid
 from vaekit.saving import CONFIG_FILE, MODEL_FILE, load_model
@@ -209,76 +209,6 @@ def train(config=None, out_dir="runs/latest", *, overwrite=False, verbose="auto"
     )
     atomic.write_text(run_dir / CONFIG_FILE, config_lib.to_toml(config))
     return _fit(model, data, config, run_dir, None, verbose, callbacks)
-
-
-def start_from(model, trained, source=None):
-    """Set `model`'s weights to those of a trained model (a VAE, or a run directory or `.keras`
-    file to load it from): fine-tuning starts there. The architecture must be the same: model class,
-    layers and their activations, weight shapes, likelihood and prior with their options. Objective
-    settings (beta, the IWAE bound, free bits, the log-variance clip) may differ. The samplers'
-    random states and the KL warm-up factor are not copied: they belong to the new run.
-
-    Raises:
-        ModelFileError: `trained` is a path that holds no loadable vaekit model.
-        VaekitError: the trained model's architecture is not `model`'s.
-    """
-    if not isinstance(trained, keras.Model):
-        source, trained = source or trained, load_model(trained)
-    source = source or trained.name
-    refuse = lambda what: VaekitError(  # noqa: E731
-        f"Cannot start from {source}: {what}; expected a model of the same architecture "
-        f"(layers, sizes, activations, likelihood and prior options)."
-    )
-    for part, mine, theirs in zip(
-        ("model", "likelihood", "prior", "layers"),
-        _architecture(model),
-        _architecture(trained),
-        strict=True,
-    ):
-        if mine != theirs:
-            verb = "differ" if part == "layers" else "differs"
-            raise refuse(f"its {part} {verb} ({_first_difference(theirs, mine)})")
-
-    def weights(m):
-        return [v for v in m.weights if not is_seed_state(v) and v is not m.kl_scale]
-
-    mine, theirs = weights(model), weights(trained)
-    if len(mine) != len(theirs):
-        raise refuse(f"its model has {len(theirs)} weights where this one has {len(mine)}")
-    for a, b in zip(mine, theirs, strict=True):
-        if tuple(a.shape) != tuple(b.shape):
-            raise refuse(
-                f"its weight {b.path} has shape {tuple(b.shape)} where this model's {a.path} has "
-                f"{tuple(a.shape)}"
-            )
-    for a, b in zip(mine, theirs, strict=True):
-        a.assign(keras.ops.convert_to_numpy(b.value))
-
-
-def _architecture(model):
-    """What must match for one model's weights to serve another: the model's class, the
-    likelihood's and the prior's configs (names aside) and each layer's class and activation."""
-
-    def config(layer):
-        return {k: v for k, v in layer.get_config().items() if k not in ("name", "dtype")}
-
-    def activation(layer):
-        return getattr(getattr(layer, "activation", None), "__name__", "")
-
-    layers = sorted(  # as a multiset: a loaded model may list its layers in another order
-        f"{type(layer).__name__}({activation(layer)})"
-        for layer in model._flatten_layers(include_self=False)
-        if layer is not model.likelihood and layer is not model.prior
-    )
-    return type(model).__name__, config(model.likelihood), config(model.prior), layers
-
-
-def _first_difference(theirs, mine):
-    if isinstance(theirs, list):  # layers: what one has and the other lacks
-        only_theirs = sorted(set(theirs) - set(mine)) or theirs
-        only_mine = sorted(set(mine) - set(theirs)) or mine
-        return f"{', '.join(only_theirs[:3])} where this one has {', '.join(only_mine[:3])}"
-    return f"{theirs} where this one has {mine}"
 
 
 def resume(run_dir, *, epochs=None, verbose="auto", callbacks=()):
