@@ -43,8 +43,7 @@ def worker(args):
 
     def model_():
         keras.utils.set_random_seed(0)
-        overrides = {"iw_samples": args.iw_samples} if args.iw_samples > 1 else {}
-        model = build_vae(data.shape, args.model, seed=0, **overrides)
+        model = build_vae(data.shape, args.model, seed=0, iw_samples=args.iw_samples)
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
         return model
 

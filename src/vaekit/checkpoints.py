@@ -186,20 +186,16 @@ def read_history(run_dir):
     return history
 
 
-def start_from(model, trained, source=None):
-    """Set `model`'s weights to those of a trained model (a VAE, or a run directory or `.keras`
-    file to load it from): fine-tuning starts there. The architecture must be the same: model class,
-    layers and their activations, weight shapes, likelihood and prior with their options. Objective
-    settings (beta, the IWAE bound, free bits, the log-variance clip) may differ. The samplers'
-    random states and the KL warm-up factor are not copied: they belong to the new run.
+def start_from(model, trained, source):
+    """Set `model`'s weights to those of the `trained` VAE (loaded from `source`, which errors
+    name): fine-tuning starts there. The architecture must be the same: model class, layers and
+    their activations, weight shapes, likelihood and prior with their options. Objective settings
+    (beta, the IWAE bound, free bits, the log-variance clip) may differ. The samplers' random
+    states and the KL warm-up factor are not copied: they belong to the new run.
 
     Raises:
-        ModelFileError: `trained` is a path that holds no loadable vaekit model.
         VaekitError: the trained model's architecture is not `model`'s.
     """
-    if not isinstance(trained, keras.Model):
-        source, trained = source or trained, load_model(trained)
-    source = source or trained.name
     refuse = lambda what: VaekitError(  # noqa: E731
         f"Cannot start from {source}: {what}; expected a model of the same architecture "
         f"(layers, sizes, activations, likelihood and prior options)."

@@ -11,7 +11,7 @@ import math
 
 import keras
 
-from vaekit.layers import is_seed_state
+from vaekit.layers import GaussianSampler, is_seed_state
 
 
 class TorchRunner:
@@ -225,8 +225,6 @@ TRACE_WARMUP_RUNS = 3  # runs TorchScript profiles before it optimises a graph (
 
 def traceable(model):
     """Whether a traced step reproduces `train_step` exactly for this model."""
-    from vaekit.layers import GaussianSampler
-
     if not hasattr(model, "training_noise"):
         return False
     if getattr(model, "iw_samples", 1) != 1 and any(
