@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 BACKENDS ?= jax tensorflow torch
 export VAEKIT_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: demo test lint unit install install-dev clean
+.PHONY: demo test lint docs unit install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +16,9 @@ $(VENV)/.demo-installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[jax]"
 	touch $@
 
-# Tests need all three backends and the test tools.
+# Tests need all three backends, the test tools and the docs tools.
 $(VENV)/.dev-installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[jax,tensorflow,torch,test]"
+	$(BIN)/python -m pip install --quiet -e ".[jax,tensorflow,torch,test,docs]"
 	touch $@ $(VENV)/.demo-installed
 
 install: $(VENV)/.demo-installed
@@ -40,7 +40,13 @@ unit: $(VENV)/.dev-installed
 		KERAS_BACKEND=$$b $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); \
 	done
 
-test: lint unit
+# The API reference from the docstrings, offline; strict: a docstring or link that warns fails the build.
+# No --quiet or --verbose: in mkdocs 1.6 either one lets warnings through strict mode (mkdocs#4126, #3991).
+docs: $(VENV)/.dev-installed
+	$(BIN)/mkdocs build --strict --site-dir build/site
+	@echo "API reference: build/site/index.html"
+
+test: lint docs unit
 
 clean:
 	rm -rf $(VENV) runs build src/*.egg-info .pytest_cache

@@ -1,7 +1,7 @@
 """What a checkpoint costs: saving a compiled model (weights and optimizer state) against copying the
 file it saved, which is how a run now writes its best checkpoint and its `model.keras`.
 
-Prints, per model preset, the median seconds of `vaekit.saving.save_model` and of
+Prints, per model preset, the median seconds of `vaekit.models.saving.save_model` and of
 `vaekit.atomic.copy` of the same archive, and the archive's size. Run it on a quiet machine.
 
     python benchmarks/checkpoints.py [--models seed,vampprior,hvae_vampprior] [--repeats 7]
@@ -30,10 +30,10 @@ def main():
     args = p.parse_args()
 
     import keras
+    from vaekit.models.build import build_vae
 
     from vaekit import atomic
-    from vaekit.model import build_vae
-    from vaekit.saving import save_model
+    from vaekit.models.saving import save_model
 
     print(f"backend {keras.backend.backend()}, medians of {args.repeats}")
     print("| model | archive MB | save_model s | copy s | save / copy |")

@@ -208,7 +208,7 @@ def existing_train_seconds(run_dir):
 
 def param_count(run_dir):
     code = (
-        "import sys; from vaekit.saving import load_model; "
+        "import sys; from vaekit.models.saving import load_model; "
         "m = load_model(sys.argv[1]); "
         "print(sum(int(__import__('math').prod(w.shape)) for w in m.trainable_weights))"
     )

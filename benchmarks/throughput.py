@@ -31,11 +31,11 @@ def worker(args):
     """One measurement in this process; prints one JSON line."""
     os.environ["KERAS_BACKEND"] = args.backend
     import keras
+    from vaekit.models.build import build_vae
 
+    from vaekit.backends.fast_loop import fit_fast
     from vaekit.data import load_dataset
-    from vaekit.engine import fit_fast
-    from vaekit.model import build_vae
-    from vaekit.training import EpochBatches
+    from vaekit.data.order import EpochBatches
 
     data = load_dataset("binarized_mnist")
     x = data.x_train[: args.images] if args.images else data.x_train
@@ -66,7 +66,7 @@ def worker(args):
     elif args.kind == "jax_scan":
         times = jax_scan(x, args.batch, args.repeats + 1)
     elif args.kind == "nll":
-        from vaekit.evaluation import importance_sampled
+        from vaekit.evaluation.nll import importance_sampled
 
         model = model_()
         fit_fast(model, EpochBatches(x, 100, seed=0), epochs=1, verbose=0)
@@ -136,7 +136,7 @@ def decoder_rows_per_second(model, repeats=20):
     import keras
     import numpy as np
 
-    from vaekit.evaluation import rows_per_call
+    from vaekit.evaluation.nll import rows_per_call
 
     backend = keras.backend.backend()
     rows = rows_per_call()

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from keras import ops
 
-from vaekit import likelihoods
-from vaekit.autoregressive import LocalAutoregressiveBernoulli, _causal_sources
 from vaekit.errors import ConfigError
-from vaekit.model import VAE, build_vae
-from vaekit.networks import build_networks
+from vaekit.models import likelihoods
+from vaekit.models.autoregressive import LocalAutoregressiveBernoulli, _causal_sources
+from vaekit.models.build import build_vae
+from vaekit.models.networks import build_networks
+from vaekit.models.vae import VAE
 
 
 def _likelihood(data_shape, window, seed=0, scale=1.5, hidden=0):
@@ -231,7 +232,7 @@ def test_bad_window_and_data_shape_are_config_errors():
 
 @pytest.mark.parametrize("hidden", [0, 4])
 def test_a_vae_trains_saves_and_reloads_its_local_weights(tmp_path, hidden):
-    from vaekit.saving import load_model, save_model
+    from vaekit.models.saving import load_model, save_model
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -252,7 +253,7 @@ def test_a_vae_trains_saves_and_reloads_its_local_weights(tmp_path, hidden):
     assert len(weights) == (4 if hidden else 1)
     assert all(np.abs(w).max() > 0 for w in weights)  # the local weights learn
     again = load_model(save_model(model, tmp_path / "m.keras"))
-    assert again.likelihood.name == "local_ar_bernoulli" and again.likelihood.window == 3
+    assert again.likelihood.kind == "local_ar_bernoulli" and again.likelihood.window == 3
     assert again.likelihood.hidden == hidden
     for got, saved in zip(again.likelihood.weights, weights, strict=True):
         np.testing.assert_array_equal(ops.convert_to_numpy(got), saved)

@@ -29,9 +29,9 @@ import pytest
 from PIL import Image
 
 import vaekit
-from vaekit import saving
+from vaekit.backends.keras_compat import tensorflow_unprobed
 from vaekit.cli import main
-from vaekit.keras_compat import tensorflow_unprobed
+from vaekit.models import saving
 
 SENTINEL = "UNPICKLED"  # the file a pickled payload creates if anything ever unpickles it
 

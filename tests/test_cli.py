@@ -1,11 +1,14 @@
 """End-to-end tests of the `vaekit` command: real training on a small slice, real files, bad input."""
 
 import csv
+import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
+import typing
 
 import numpy as np
 import pytest
@@ -14,12 +17,12 @@ from PIL import Image
 from vaekit import config as config_lib
 from vaekit.cli import main
 from vaekit.data import load_dataset
-from vaekit.model import build_vae
-from vaekit.saving import load_model
+from vaekit.models.build import build_vae
+from vaekit.models.saving import load_model
 
 
 def tile(grid, row, col, size=28, pad=2, scale=2):
-    """One image of a PNG grid written by vaekit.plots (tiles of `size` px, `pad` apart, scaled)."""
+    """One image of a PNG grid written by vaekit.pictures.plots (tiles of `size` px, `pad` apart, scaled)."""
     top, left = pad + row * (size + pad), pad + col * (size + pad)
     return grid[
         top * scale : (top + size) * scale : scale, left * scale : (left + size) * scale : scale
@@ -148,6 +151,76 @@ def test_print_config_and_flag_precedence(capsys, tmp_path):
     assert (cfg.train.epochs, cfg.train.batch_size, cfg.model.latent_dim) == (3, 16, 4)
     rc, out, _ = run_cli(capsys, "train", "--print-config")
     assert config_lib.from_dict(tomllib.loads(out)) == config_lib.RunConfig()
+
+
+# A flag's text and the value it gives, for each field with its own parser (config.option(parse=...)).
+PARSED_FLAG_SAMPLES = {
+    "hidden_units": ("16,8", [16, 8]),
+    "log_var_range": ("-6,2", [-6.0, 2.0]),
+    "likelihood_options": ("window=5", {"window": 5}),
+}
+# By type, a value every field of that type accepts, none of them its default.
+TYPED_FLAG_SAMPLES = {int: ("2", 2), float: ("0.25", 0.25), str: ("x", "x")}
+NON_FIELD_FLAGS = {"--help", "--backend", "--debug", "--config", "--print-config", "--model"}
+NON_FIELD_FLAGS |= {"--out", "--resume", "--overwrite", "--verbose"}
+
+
+def test_every_config_field_has_a_train_flag_that_reaches_it(capsys):
+    """Each config field is declared once (config.option): it has its `vaekit train` flag or is
+    marked as having none, the flag's value lands in that field, and no flag is declared by hand."""
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    flags = set(re.findall(r"--[a-z][a-z-]*", capsys.readouterr().out))
+    defaults = config_lib.RunConfig()
+    field_flags = set()
+    for section, cls in config_lib.SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            where = f"{section}.{f.name}"
+            assert "cli" in f.metadata, f"{where} is not declared with config.option"
+            cli, derived = f.metadata["cli"], "--" + f.name.replace("_", "-")
+            if cli["flag"] is False:  # marked as having no flag
+                assert derived not in flags, where
+                continue
+            flag = cli["flag"] or derived
+            assert flag in flags and cli["help"], where
+            field_flags.add(flag)
+            default = getattr(getattr(defaults, section), f.name)
+            if cli["parse"] is not None:
+                assert f.name in PARSED_FLAG_SAMPLES, f"no sample value for {where}'s {flag}"
+                text, expected = PARSED_FLAG_SAMPLES[f.name]
+                argv = [f"{flag}={text}"]  # one token: "-6,2" alone would read as an option
+            elif hints[f.name] is bool:
+                argv, expected = [flag], not default
+            elif cli["choices"]:
+                expected = next(c for c in cli["choices"] if c != default)
+                argv = [flag, expected]
+            else:
+                (kind,) = [
+                    t
+                    for t in TYPED_FLAG_SAMPLES
+                    if t in (hints[f.name], *typing.get_args(hints[f.name]))
+                ]
+                text, expected = TYPED_FLAG_SAMPLES[kind]
+                argv = [flag, text]
+            rc, out, err = run_cli(capsys, "train", *argv, "--print-config")
+            assert rc == 0, (argv, err)
+            cfg = config_lib.from_dict(tomllib.loads(out))
+            value = getattr(getattr(cfg, section), f.name)
+            assert value == expected and value != default, (argv, value)
+            assert type(value) is type(expected), (argv, value)
+    assert flags == field_flags | NON_FIELD_FLAGS
+
+
+def test_a_config_field_without_a_declared_flag_is_refused():
+    from vaekit.cli.train import config_fields
+
+    @dataclasses.dataclass
+    class Section:
+        size: int = 1
+
+    with pytest.raises(TypeError, match="Section.size declares no flag"):
+        list(config_fields(Section))
 
 
 def test_vampprior_reference_options_reach_the_config(capsys, tmp_path):

@@ -3,12 +3,12 @@
 import keras
 import numpy as np
 import pytest
+from vaekit.models.build import build_vae
 
-from vaekit.callbacks import EarlyStop, KLWarmup, cosine_decay
-from vaekit.engine import fit_fast
+from vaekit.backends.fast_loop import fit_fast
+from vaekit.data.order import EpochBatches
 from vaekit.errors import ConfigError
-from vaekit.model import build_vae
-from vaekit.training import EpochBatches
+from vaekit.training.callbacks import EarlyStop, KLWarmup, cosine_decay
 
 
 def _model(shape, seed=0, **overrides):
@@ -24,7 +24,7 @@ def _model(shape, seed=0, **overrides):
 def _assert_traced_on_torch(model):
     """On PyTorch the fast engine replays a trace of the step for this model, not `train_step`."""
     if keras.backend.backend() == "torch":
-        from vaekit.torch_engine import TorchRunner
+        from vaekit.backends.torch_runner import TorchRunner
 
         assert TorchRunner(model).lean
 
@@ -268,7 +268,7 @@ def test_cosine_schedule_and_early_stop_logic():
 def test_training_noise_is_the_draw_call_makes(preset):
     """`call(x, noise=training_noise(n))` is the step `call(x)` takes: the traced PyTorch engine
     feeds the samplers' draws in as inputs."""
-    from vaekit.layers import is_seed_state
+    from vaekit.models.layers import is_seed_state
 
     model = build_vae((6, 6, 1), preset, seed=3, hidden_units=[8], latent_dim=2)
     x = (np.random.default_rng(0).random((5, 6, 6, 1)) < 0.5).astype("float32")
@@ -289,8 +289,8 @@ def test_training_noise_is_the_draw_call_makes(preset):
 def test_only_models_a_trace_reproduces_are_traced(data):
     from keras import layers
 
-    from vaekit.model import VAE
-    from vaekit.torch_engine import traceable
+    from vaekit.backends.torch_runner import traceable
+    from vaekit.models.vae import VAE
 
     assert traceable(_model(data.shape[1:]))
     assert traceable(_model(data.shape[1:], iw_samples=2))
@@ -322,7 +322,7 @@ def test_hierarchical_and_other_optimizers_match_plain_fit(data):
     """The fast engine with a two-layer model, and with an optimizer other than plain Adam (which
     the PyTorch engine then applies through Keras), ends where `fit` ends."""
     batches = EpochBatches(data[:96], 32, seed=1)
-    from vaekit.optimizers import NormalizedAdam
+    from vaekit.training.optimizers import NormalizedAdam
 
     cases = (
         ("hvae_vampprior", lambda: "adam", {}),
@@ -362,7 +362,7 @@ def test_hierarchical_and_other_optimizers_match_plain_fit(data):
 def test_convolutional_models_match_plain_fit(data, preset, likelihood):
     """Convolutional models (one compiled step per batch on JAX and TensorFlow, whose XLA loops
     slow convolutions tenfold) end where `fit` ends."""
-    from vaekit.engine import _has_convolutions
+    from vaekit.backends.fast_loop import _has_convolutions
 
     batches = EpochBatches(data[:72], 32, seed=2)  # 2 full batches and a padded one of 8
     models = []

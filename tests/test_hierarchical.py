@@ -6,12 +6,12 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from vaekit.models.build import build_vae
 
-from vaekit.evaluation import importance_sampled
-from vaekit.hierarchical import HierarchicalVAE
-from vaekit.layers import GaussianSampler
-from vaekit.model import build_vae
-from vaekit.saving import load_model, save_model
+from vaekit.evaluation.nll import importance_sampled
+from vaekit.models.hierarchical import HierarchicalVAE
+from vaekit.models.layers import GaussianSampler
+from vaekit.models.saving import load_model, save_model
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from vaekit.layers import GaussianSampler
+from vaekit.models.layers import GaussianSampler
 
 
 def test_sampler_draws_from_the_given_gaussian():
@@ -67,7 +67,7 @@ def test_sampler_config_round_trip_and_bad_seed():
 def test_seeded_normal_is_keras_draw(dtype, seed):
     """`keras_compat.seeded_normal` (a direct draw on eager PyTorch) gives Keras' values and leaves
     the generator's state where Keras leaves it, draw after draw."""
-    from vaekit.keras_compat import seeded_normal
+    from vaekit.backends.keras_compat import seeded_normal
 
     ours, theirs = keras.random.SeedGenerator(seed), keras.random.SeedGenerator(seed)
     for shape in [(3, 4), (5,), (2, 3, 2)]:
@@ -96,7 +96,7 @@ def test_seeded_normal_is_keras_draw(dtype, seed):
 def test_subpixel_transposed_convolution_is_conv2d_transpose(kernel_size, strides, size):
     """The same weights give `Conv2DTranspose(padding="same")`'s output: kernels smaller than,
     equal to and larger than the stride, odd sizes, per-axis strides."""
-    from vaekit.layers import SubpixelConv2DTranspose
+    from vaekit.models.layers import SubpixelConv2DTranspose
 
     x = np.random.default_rng(0).normal(size=(2, *size, 3)).astype("float32")
     reference = keras.layers.Conv2DTranspose(4, kernel_size, strides=strides, padding="same")
@@ -111,7 +111,7 @@ def test_subpixel_transposed_convolution_is_conv2d_transpose(kernel_size, stride
 
 
 def test_subpixel_transposed_convolution_round_trips_and_checks_arguments(tmp_path):
-    from vaekit.layers import SubpixelConv2DTranspose
+    from vaekit.models.layers import SubpixelConv2DTranspose
 
     inputs = keras.Input((5, 5, 2))
     model = keras.Model(inputs, SubpixelConv2DTranspose(3, 3, strides=2, activation="tanh")(inputs))

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from keras import ops
 
-from vaekit import likelihoods
-from vaekit.autoregressive import LocalAutoregressiveBernoulli
 from vaekit.errors import ConfigError
+from vaekit.models import likelihoods
+from vaekit.models.autoregressive import LocalAutoregressiveBernoulli
 
 
 def test_bernoulli_log_prob_is_summed_binary_cross_entropy():
@@ -253,7 +253,7 @@ def test_registry_names_and_discreteness():
     assert set(likelihoods.LIKELIHOODS) == set(expected)
     for name, (cls, discrete) in expected.items():
         lik = likelihoods.get(name, event_ndim=1)
-        assert type(lik) is cls and lik.name == name and lik.event_ndim == 1
+        assert type(lik) is cls and lik.kind == name and lik.event_ndim == 1
         assert cls.is_discrete is discrete
     with pytest.raises(
         ConfigError, match="Expected one of: bernoulli, discretized_logistic, gaussian"

@@ -10,8 +10,9 @@ import pytest
 from keras import ops
 
 from vaekit.errors import ConfigError, ModelFileError
-from vaekit.model import VAE, build_vae
-from vaekit.saving import load_model, save_model
+from vaekit.models.build import build_vae
+from vaekit.models.saving import load_model, save_model
+from vaekit.models.vae import VAE
 
 
 def _bce_sum(x, logits):
@@ -62,7 +63,7 @@ def test_sample_weights_give_a_weighted_mean(binary_images):
 
 
 def test_regularization_losses_are_added():
-    from vaekit.networks import mlp_decoder
+    from vaekit.models.networks import mlp_decoder
 
     inp = keras.Input((8, 8, 1))
     h = keras.layers.Flatten()(inp)
@@ -79,8 +80,8 @@ def test_regularization_losses_are_added():
 
 
 def test_mismatched_networks_and_likelihoods_are_refused():
-    from vaekit.likelihoods import Bernoulli
-    from vaekit.networks import mlp_decoder, mlp_encoder
+    from vaekit.models.likelihoods import Bernoulli
+    from vaekit.models.networks import mlp_decoder, mlp_encoder
 
     enc = mlp_encoder((8, 8, 3), 2, hidden_units=(8,))
     with pytest.raises(ConfigError, match="decoder to output"):
@@ -140,11 +141,11 @@ def test_bad_model_options_raise_config_errors():
 LOAD_SCRIPT = """
 import json, sys
 import numpy as np
-from vaekit.saving import load_model
+from vaekit.models.saving import load_model
 model = load_model(sys.argv[1])
 z = np.linspace(-2, 2, 3 * model.latent_dim, dtype="float32").reshape(3, model.latent_dim)
 print(json.dumps({"decoded": model.decode(z).ravel()[:50].tolist(), "cls": type(model).__name__,
-                  "beta": model.beta, "likelihood": model.likelihood.name}))
+                  "beta": model.beta, "likelihood": model.likelihood.kind}))
 """
 
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from keras import ops
 
+from vaekit.backends.keras_compat import set_seed, tensorflow_unprobed
 from vaekit.errors import ConfigError
-from vaekit.keras_compat import set_seed, tensorflow_unprobed
-from vaekit.layers import GatedActivation, GatedDense, GaussianSampler
-from vaekit.networks import ARCHITECTURES, ConvKernelInitializer, build_networks
+from vaekit.models.layers import GatedActivation, GatedDense, GaussianSampler
+from vaekit.models.networks import ARCHITECTURES, ConvKernelInitializer, build_networks
 
 CONV = ("conv", "resconv")
 DENSE = ("mlp", "gated_mlp")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from vaekit import ops as vops
+from vaekit.models import ops as vops
 
 
 def _np(x):

@@ -2,9 +2,9 @@ import keras
 import numpy as np
 import pytest
 
-from vaekit import optimizers
 from vaekit.errors import ConfigError
-from vaekit.optimizers import NormalizedAdam
+from vaekit.training import optimizers
+from vaekit.training.optimizers import NormalizedAdam
 
 
 def test_normalized_adam_is_adam_on_unit_norm_gradients():
@@ -44,8 +44,9 @@ def test_optimizers_by_name_and_serialization():
 def test_the_pytorch_engine_fuses_only_keras_own_adam(binary_images):
     """The PyTorch engine's fused update is Keras' Adam maths: used for Keras' Adam (a subclass of
     it on PyTorch), never for an Adam subclass with its own update."""
-    from vaekit.model import build_vae
-    from vaekit.torch_engine import _TorchAdam
+    from vaekit.models.build import build_vae
+
+    from vaekit.backends.torch_runner import _TorchAdam
 
     model = build_vae(binary_images.shape[1:], "seed", hidden_units=[4], latent_dim=2)
     variables = model.trainable_variables

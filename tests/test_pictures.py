@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vaekit import generation
 from vaekit.cli import main
-from vaekit.saving import load_model
+from vaekit.models.saving import load_model
+from vaekit.pictures import generation
 
 
 @pytest.fixture(scope="session")
@@ -90,8 +90,7 @@ def test_picture_commands_write_real_pictures(
 
 def test_traversal_ranks_an_idle_dimension_last_and_it_changes_nothing():
     import keras
-
-    from vaekit.model import build_vae
+    from vaekit.models.build import build_vae
 
     keras.utils.set_random_seed(0)
     model = build_vae((8, 8, 1), "seed", latent_dim=3, hidden_units=[16], seed=0)

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from vaekit.errors import VaekitError
-from vaekit.figures import (
+from vaekit.pictures.figures import (
     curves_png,
     interpolation_png,
     latent_map_png,
@@ -19,7 +19,7 @@ from vaekit.figures import (
     save_traversal,
     traversal_png,
 )
-from vaekit.plots import (
+from vaekit.pictures.plots import (
     grid_png,
     image_grid,
     reconstruction_png,
@@ -207,7 +207,7 @@ def test_figures_leave_matplotlib_state_alone():
     curves_png({"loss": [3.0, 2.0]})
     assert dict(matplotlib.rcParams) == before
     code = (
-        "import sys, vaekit.figures as p; assert 'matplotlib' not in sys.modules; "
+        "import sys, vaekit.pictures.figures as p; assert 'matplotlib' not in sys.modules; "
         "p.curves_png({'loss': [1.0]}); assert 'matplotlib.pyplot' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -2,11 +2,12 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from vaekit.models.build import build_vae
 
-from vaekit import priors
+from vaekit.backends.keras_compat import tensorflow_unprobed
 from vaekit.errors import ConfigError
-from vaekit.keras_compat import tensorflow_unprobed
-from vaekit.model import VAE, build_vae
+from vaekit.models import priors
+from vaekit.models.vae import VAE
 
 LATENT, DATA_SHAPE = 2, (2, 3)  # a tiny VampPrior setting: 6 data values, a 2-d latent
 BATCH, DRAWS = 16, 100_000  # few distinct shapes: JAX compiles each eager op once per shape

@@ -11,9 +11,9 @@ from pathlib import Path
 import keras
 import pytest
 
-from vaekit import saving
+from vaekit.backends.keras_compat import tensorflow_unprobed
 from vaekit.errors import ModelFileError
-from vaekit.keras_compat import tensorflow_unprobed
+from vaekit.models import saving
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "vaekit"
 

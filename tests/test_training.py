@@ -11,9 +11,12 @@ import numpy as np
 import pytest
 
 from vaekit import config as config_lib
-from vaekit.checkpoints import load_checkpoint, read_history
+from vaekit.data.order import EpochBatches, binarize_once
 from vaekit.errors import VaekitError
-from vaekit.training import EpochBatches, binarize_once, check_run_dir, resume, train
+from vaekit.run_dir import check_new as check_run_dir
+from vaekit.training.checkpoints import load_checkpoint
+from vaekit.training.history import read_history
+from vaekit.training.run import resume, train
 
 
 def test_epoch_batches_depend_only_on_seed_epoch_and_index():
@@ -279,7 +282,7 @@ def _wait_for_epochs(run, epochs, proc, timeout=240):
 
 
 def _final_weights(run):
-    from vaekit.saving import load_model
+    from vaekit.models.saving import load_model
 
     return _weights(load_model(run / "model.keras"))
 

@@ -2,7 +2,9 @@
 
 A run directory holds the resolved `config.toml`, so a run can be reproduced from it alone. Unknown
 sections or keys, wrong types and out-of-range values are `ConfigError`s, never silently ignored.
-This module imports no Keras, so the CLI can read a config before choosing a backend.
+Each option is declared once, as a field made by `option`: its name and type are the TOML key's, and
+its metadata (help text, flag name, parser, choices) makes the `vaekit train` flag. This module
+imports no Keras, so the CLI can read a config before choosing a backend.
 """
 
 import dataclasses
@@ -19,14 +21,48 @@ from vaekit.data.dataset import BINARIZE_MODES
 from vaekit.errors import ConfigError
 
 
+def option(
+    default=dataclasses.MISSING,
+    *,
+    help=None,
+    flag=None,
+    parse=None,
+    choices=None,
+    metavar=None,
+    append=False,
+    default_factory=dataclasses.MISSING,
+):
+    """A config field that also declares its `vaekit train` flag (vaekit.cli.train makes the flags).
+
+    help: the flag's help text for users; "{default}" in it is replaced by the field's default.
+    flag: the flag's name; None derives it from the field's (`latent_dim`: `--latent-dim`); False
+        for a field with no flag of its own (`model.name` is set by `--model`).
+    parse: text -> value, for a type the annotation does not give (lists, tables); it raises
+        ValueError with a message for users. Else the type is the annotation's (int, float, str;
+        bool is a switch).
+    choices, metavar: argparse's. append: the flag is repeatable and gives a list of parsed values.
+    """
+    cli = {
+        "help": help,
+        "flag": flag,
+        "parse": parse,
+        "choices": choices,
+        "metavar": metavar,
+        "append": append,
+    }
+    return field(default=default, default_factory=default_factory, metadata={"cli": cli})
+
+
 @dataclass
 class DataConfig:
-    dataset: str = "shapes"  # a name (shapes, mnist, fashion_mnist, binarized_mnist) or a path
-    val_fraction: float = (
-        0.1  # carved from train when the source has no validation split of its own
-    )
-    binarize: str = "none"  # none | static (sampled once) | dynamic (re-sampled every epoch)
-    limit: int | None = None  # keep at most this many examples per split (quick experiments, tests)
+    # A name (shapes, mnist, fashion_mnist, binarized_mnist) or a path
+    dataset: str = option("shapes", help="dataset name or path (default {default})")
+    # Carved from train when the source has no validation split of its own
+    val_fraction: float = option(0.1, help="validation share (default {default})")
+    # none | static (sampled once) | dynamic (re-sampled every epoch)
+    binarize: str = option("none", choices=BINARIZE_MODES, help="default {default}")
+    # Keep at most this many examples per split (quick experiments, tests)
+    limit: int | None = option(None, help="at most this many examples per split")
 
     def validate(self):
         if not self.dataset:
@@ -71,28 +107,99 @@ def check_log_var_range(value, name="log_var_range"):
     return low, high
 
 
+# --- flag values that the annotation's type cannot parse (see `option`) -----------------------------
+def parse_widths(text):
+    """Comma-separated layer widths: "128,64" -> [128, 64]."""
+    try:
+        widths = [int(u) for u in text.split(",") if u.strip()]
+    except ValueError:
+        widths = []
+    if not widths:
+        raise ValueError(f"expected comma-separated positive widths like 128,64, received {text!r}")
+    return widths
+
+
+def parse_log_var_range(text):
+    """Two finite numbers, low < high: "-6,2" -> [-6.0, 2.0]."""
+    try:
+        return list(check_log_var_range(text.split(",")))
+    except ConfigError:
+        raise ValueError(
+            f"expected two numbers LOW,HIGH with LOW < HIGH, like -6,2, received {text!r}"
+        ) from None
+
+
+def parse_name_value(text):
+    """NAME=VALUE, the value read as an int, a float, true/false or else a string: ("window", 5)."""
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not (sep and OPTION_NAME.fullmatch(name) and raw.strip()):
+        raise ValueError(f"expected NAME=VALUE like window=5, received {text!r}")
+    raw = raw.strip()
+    for kind in (int, float):
+        try:
+            return name, kind(raw)
+        except ValueError:
+            pass
+    return name, {"true": True, "false": False}.get(raw.lower(), raw)
+
+
 @dataclass
 class ModelConfig:
-    name: str = "seed"  # the preset this config started from (see MODEL_PRESETS)
-    architecture: str = "mlp"  # encoder/decoder family (vaekit.networks.ARCHITECTURES)
-    latent_dim: int = 10  # the recipe's 10-d latent
-    hidden_units: list[int] = field(
-        default_factory=lambda: [128, 64]
-    )  # encoder widths; decoder mirrors
-    activation: str = "relu"
-    likelihood: str = "bernoulli"  # logits out of the decoder; BCE summed over values
+    # The preset this config started from (see MODEL_PRESETS); `--model` sets it
+    name: str = option("seed", flag=False)
+    # Encoder/decoder family (vaekit.models.networks.ARCHITECTURES)
+    architecture: str = option(
+        "mlp", help="mlp | gated_mlp | conv | resconv (default: the preset's)"
+    )
+    latent_dim: int = option(10, help="default {default}")  # the recipe's 10-d latent
+    hidden_units: list[int] = option(
+        default_factory=lambda: [128, 64],
+        parse=parse_widths,
+        help="encoder widths, e.g. 128,64 (decoder mirrors)",
+    )
+    activation: str = option("relu", help="hidden activation (default {default})")
+    # Logits out of the decoder; BCE summed over values
+    likelihood: str = option(
+        "bernoulli",
+        help="bernoulli | local_ar_bernoulli | gaussian | gaussian_learned | discretized_logistic "
+        "(default {default})",
+    )
     # The likelihood's own settings, passed to its class: {window = 5} for local_ar_bernoulli,
-    # {scale = 0.05} for gaussian. Empty: the class's defaults.
-    likelihood_options: dict[str, OptionValue] = field(default_factory=dict)
-    prior: str = "standard_normal"  # standard_normal | mog | vampprior
-    prior_components: int = 0  # mog / vampprior components (0: the prior's default, 10 / 500)
-    beta: float = 1.0  # KL weight; 1 is the true ELBO (the recipe's KL mean is 1 / latent_dim)
-    free_bits: float = 0.0  # training keeps the mean KL at >= this many nats per latent unit
-    iw_samples: int = 1  # K > 1 trains on the IWAE bound with K importance samples
-    stochastic_layers: int = 1  # 2: a hierarchical VAE, z2 -> z1 -> x (Tomczak & Welling's HVAE)
+    # {scale = 0.05} for gaussian. Empty: the class's defaults. The flag's values go over the
+    # config's, unless it names another likelihood (vaekit.cli.train._likelihood_options).
+    likelihood_options: dict[str, OptionValue] = option(
+        default_factory=dict,
+        flag="--likelihood-option",
+        parse=parse_name_value,
+        append=True,
+        metavar="NAME=VALUE",
+        help="a setting of the likelihood, repeatable: window=5 (local_ar_bernoulli's causal "
+        "neighbourhood, default 3), hidden=32 (units of its non-linear term, default 0), "
+        "scale=0.05 (gaussian's fixed standard deviation, default 0.1)",
+    )
+    prior: str = option(
+        "standard_normal", help="standard_normal | mog | vampprior (default {default})"
+    )
+    # 0: the prior's default, 10 / 500
+    prior_components: int = option(0, help="mog components / vampprior pseudo-inputs")
+    # 1 is the true ELBO (the recipe's KL mean is 1 / latent_dim)
+    beta: float = option(1.0, help="KL weight (default 1: the true ELBO)")
+    # Training keeps the mean KL at >= this many nats per latent unit
+    free_bits: float = option(0.0, help="nats per latent unit the KL may keep free")
+    # K > 1 trains on the IWAE bound with K importance samples
+    iw_samples: int = option(1, help="train on the IWAE bound with K samples")
+    # 2: a hierarchical VAE, z2 -> z1 -> x (Tomczak & Welling's HVAE)
+    stochastic_layers: int = option(1, help="2 for a hierarchical VAE (default {default})")
     # Clip of the Gaussians' log-variances: the default only keeps them finite; the VampPrior
     # paper's code uses [-6, 2], which also regularises
-    log_var_range: list[float] = field(default_factory=lambda: list(LOG_VAR_RANGE))
+    log_var_range: list[float] = option(
+        default_factory=lambda: list(LOG_VAR_RANGE),
+        parse=parse_log_var_range,
+        metavar="LOW,HIGH",
+        help="clip of the Gaussians' log-variances (default -30,20; the VampPrior paper's code "
+        "uses --log-var-range=-6,2)",
+    )
 
     def validate(self):
         if not 1 <= self.latent_dim <= MAX_WIDTH:
@@ -174,33 +281,54 @@ MODEL_PRESETS = {
 
 ENGINES = ("fast", "keras")
 SCHEDULES = ("constant", "cosine")
-OPTIMIZERS = ("adam", "adam_normgrad")  # their classes: vaekit.optimizers.OPTIMIZERS
+OPTIMIZERS = ("adam", "adam_normgrad")  # their classes: vaekit.training.optimizers.OPTIMIZERS
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 10  # the recipe's 10 epochs
-    batch_size: int = 32  # the recipe's batch size
-    learning_rate: float = 1e-3  # Adam's default, as in the recipe
-    optimizer: str = "adam"  # adam | adam_normgrad (Adam on per-tensor normalised gradients)
-    seed: int = 0  # seeds weights, shuffling, sampling noise and binarization
-    engine: str = (
-        "fast"  # fast: data on the device, many steps per compiled call | keras: plain fit
+    epochs: int = option(10, help="default {default}")  # the recipe's 10 epochs
+    batch_size: int = option(32, help="default {default}")  # the recipe's batch size
+    # Adam's default, as in the recipe
+    learning_rate: float = option(1e-3, help="Adam's (default {default})")
+    # adam | adam_normgrad (Adam on per-tensor normalised gradients)
+    optimizer: str = option(
+        "adam",
+        choices=OPTIMIZERS,
+        help="default {default}; adam_normgrad divides each gradient by its norm (the VampPrior "
+        "code's)",
     )
-    steps_per_call: int = 0  # fast engine: steps per compiled call (0: about a tenth of an epoch)
-    steps_per_execution: int = (
-        1  # keras engine: training steps per compiled call (`compile` option)
+    # Seeds weights, shuffling, sampling noise and binarization
+    seed: int = option(0, help="default {default}")
+    # fast: data on the device, many steps per compiled call | keras: plain fit
+    engine: str = option(
+        "fast",
+        choices=ENGINES,
+        help="fast (data on device, many steps per call; default) or keras (plain fit)",
     )
-    learning_rate_schedule: str = "constant"  # constant | cosine (to 1% by the last epoch)
-    kl_warmup_epochs: int = 0  # KL weight grows linearly from 0 to beta over this many epochs
-    patience: int = (
-        0  # stop after this many epochs without a better val loss; keep the best (0: off)
+    # 0: about a tenth of an epoch
+    steps_per_call: int = option(0, help="fast engine: steps per compiled call")
+    # keras engine (`compile` option)
+    steps_per_execution: int = option(1, help="training steps per compiled call")
+    # constant | cosine (to 1% by the last epoch)
+    learning_rate_schedule: str = option("constant", choices=SCHEDULES, help="default {default}")
+    # KL weight grows linearly from 0 to beta over this many epochs
+    kl_warmup_epochs: int = option(0, help="grow the KL weight from 0 over N epochs")
+    # Stop after this many epochs without a better val loss; keep the best (0: off)
+    patience: int = option(
+        0, help="early stopping: epochs without a better val loss (keeps the best; 0 off)"
     )
-    snapshot_every: int = 0  # write sample / reconstruction snapshots every N epochs (0: never)
-    tensorboard: bool = False  # TensorBoard logs (scalars and snapshots) in RUN_DIR/tensorboard
+    # 0: never
+    snapshot_every: int = option(0, help="sample/reconstruction snapshots every N epochs")
+    # TensorBoard logs (scalars and snapshots) in RUN_DIR/tensorboard
+    tensorboard: bool = option(False, help="write TensorBoard logs (needs TF)")
     # Start from the weights of this run directory's (or .keras file's) model, of the same
     # architecture, instead of a random initialisation: fine-tuning, e.g. on another bound ("": off).
-    init_from: str = ""
+    init_from: str = option(
+        "",
+        metavar="RUN_OR_MODEL",
+        help="start from this run's (or .keras file's) weights: fine-tuning, e.g. on the IWAE "
+        "bound (same architecture; the optimizer starts afresh)",
+    )
 
     def validate(self):
         if self.snapshot_every < 0:

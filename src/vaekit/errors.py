@@ -24,3 +24,14 @@ class ModelFileError(VaekitError):
 
 class TrainingInterrupted(VaekitError):
     """Ctrl-C stopped training; the run's checkpoints are intact and can be resumed (CLI exit 130)."""
+
+
+class StorageError(VaekitError):
+    """A file could not be written: the storage is full or read-only. What was there is intact.
+
+    `errno` is the operating system's error number (`errno.ENOSPC`, `errno.EROFS`, ...).
+    """
+
+    def __init__(self, message, errno=None):
+        super().__init__(message)
+        self.errno = errno

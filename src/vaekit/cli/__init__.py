@@ -14,7 +14,7 @@ import traceback
 
 import vaekit
 from vaekit.cli import evaluate, pictures, report, train
-from vaekit.cli.args import Parser, one_line
+from vaekit.cli.args import Parser, command_scope, one_line
 from vaekit.errors import TrainingInterrupted, VaekitError
 
 BACKENDS = ("jax", "tensorflow", "torch")
@@ -141,7 +141,8 @@ def main(argv=None):
     debug = getattr(args, "debug", False)
     try:
         select_backend(getattr(args, "backend", None))
-        return args.func(args)
+        with command_scope():  # a run's writer lock, if the command takes one, is held to its end
+            return args.func(args)
     except TrainingInterrupted as exc:
         print(f"vaekit {args.command}: {one_line(exc)}", file=sys.stderr)
         return 130

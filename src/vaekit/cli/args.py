@@ -1,8 +1,12 @@
 """Argument types and the parser class shared by the subcommands."""
 
 import argparse
+import contextlib
+from pathlib import Path
 
 from vaekit import config as config_lib
+from vaekit import run_dir
+from vaekit.errors import VaekitError
 
 
 def bounded(kind, low, high=None):
@@ -24,44 +28,6 @@ def bounded(kind, low, high=None):
     return parse
 
 
-def units(text):
-    try:
-        units = [int(u) for u in text.split(",") if u.strip()]
-    except ValueError:
-        units = []
-    if not units:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated positive widths like 128,64, received {text!r}"
-        )
-    return units
-
-
-def log_var_range(text):
-    """Two finite numbers, low < high: "-6,2"."""
-    try:
-        return list(config_lib.check_log_var_range(text.split(",")))
-    except config_lib.ConfigError:
-        raise argparse.ArgumentTypeError(
-            f"expected two numbers LOW,HIGH with LOW < HIGH, like -6,2, received {text!r}"
-        ) from None
-
-
-def option(text):
-    """NAME=VALUE, the value read as an int, a float, true/false or else a string: ("window", 5)."""
-    name, sep, raw = text.partition("=")
-    name = name.strip()
-    if not (sep and config_lib.OPTION_NAME.fullmatch(name) and raw.strip()):
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE like window=5, received {text!r}")
-    raw = raw.strip()
-    for kind in (int, float):
-        try:
-            return name, kind(raw)
-        except ValueError:
-            pass
-    return name, {"true": True, "false": False}.get(raw.lower(), raw)
-
-
-positive_int = bounded(int, 1)
 seed_int = bounded(int, 0, config_lib.MAX_SEED)
 
 
@@ -92,10 +58,6 @@ def dims_pair(text):
 
 def output_path(args, run, default_name):
     """--out, or a default next to the model; refuse to replace an existing file without --overwrite."""
-    from pathlib import Path
-
-    from vaekit.errors import VaekitError
-
     if args.out:
         out = Path(args.out)
     else:
@@ -106,8 +68,34 @@ def output_path(args, run, default_name):
         raise VaekitError(
             f"Output path {out} is a directory; expected a {kind} file path for --out."
         )
+    # A file written inside a run directory waits for no one: the run's writer lock is taken now
+    # (a training or another command writing there is refused at once) and held to the end.
+    hold(run_dir.lock_if_run(out.parent, f"vaekit {args.command}"))
     if out.exists() and not args.overwrite:
         raise VaekitError(
             f"Output file {out} already exists; pass --overwrite to replace it or choose another --out."
         )
     return out
+
+
+_scopes = []  # the ExitStack of each running command, innermost last (see `command_scope`)
+
+
+@contextlib.contextmanager
+def command_scope():
+    """The span of one command: what `hold` enters (a run's writer lock) is released at its end."""
+    with contextlib.ExitStack() as stack:
+        _scopes.append(stack)
+        try:
+            yield
+        finally:
+            _scopes.pop()
+
+
+def hold(context):
+    """Enter `context` until the running command ends (outside a command: enter and leave it now,
+    which still checks it, e.g. that no other process holds a lock)."""
+    if _scopes:
+        return _scopes[-1].enter_context(context)
+    with context as value:
+        return value

@@ -43,8 +43,8 @@ def add_parser(sub, common):
 def cmd_evaluate(args):
     from vaekit import atomic
     from vaekit.cli.pictures import load_run_data, spread
-    from vaekit.evaluation import evaluate
-    from vaekit.saving import load_model, load_run_config
+    from vaekit.evaluation.nll import evaluate
+    from vaekit.models.saving import load_model, load_run_config
 
     out = None
     if args.out or not args.json:
@@ -56,7 +56,7 @@ def cmd_evaluate(args):
     run_cfg = load_run_config(args.run)
     if run_cfg is not None and run_cfg.data.binarize == "dynamic" and args.dataset is None:
         # Trained on fresh binary draws each epoch, scored (as in training) on one fixed draw.
-        from vaekit.training import scored_split
+        from vaekit.data.order import scored_split
 
         x = scored_split(x, args.split, run_cfg.train.seed)
     if args.limit:

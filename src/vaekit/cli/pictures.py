@@ -1,6 +1,6 @@
 """Commands that look at a trained model: sample, reconstruct, interpolate, traverse, manifold,
-latent, curves, info. Each loads the model, asks `vaekit.generation` for numpy arrays and hands them
-to `vaekit.plots`."""
+latent, curves, info. Each loads the model, asks `vaekit.pictures.generation` for numpy arrays and hands them
+to `vaekit.pictures.plots`."""
 
 import numpy as np
 
@@ -99,8 +99,8 @@ def add_parsers(sub, common):
 
 
 def cmd_sample(args):
-    from vaekit.plots import save_image_grid
-    from vaekit.saving import load_model
+    from vaekit.models.saving import load_model
+    from vaekit.pictures.plots import save_image_grid
 
     out = output_path(args, args.run, f"sample-seed{args.seed}.png")
     model = load_model(args.run)
@@ -115,7 +115,7 @@ def load_run_data(args, model):
     """The data a picture command shows: the run's own splits (so e.g. `test` holds exactly the
     images training never saw), or --dataset with the run's split options."""
     from vaekit.data import load_dataset
-    from vaekit.saving import load_run_config
+    from vaekit.models.saving import load_run_config
 
     run_cfg = load_run_config(args.run)
     if args.dataset is None and run_cfg is None:
@@ -142,8 +142,8 @@ def load_run_data(args, model):
 
 
 def cmd_reconstruct(args):
-    from vaekit.plots import save_reconstruction_grid
-    from vaekit.saving import load_model
+    from vaekit.models.saving import load_model
+    from vaekit.pictures.plots import save_reconstruction_grid
 
     out = output_path(args, args.run, f"reconstruct-{args.split}.png")
     model = load_model(args.run)
@@ -158,9 +158,9 @@ def cmd_reconstruct(args):
 
 
 def cmd_interpolate(args):
-    from vaekit import generation
-    from vaekit.figures import save_interpolation
-    from vaekit.saving import load_model
+    from vaekit.models.saving import load_model
+    from vaekit.pictures import generation
+    from vaekit.pictures.figures import save_interpolation
 
     out = output_path(args, args.run, f"interpolate-{args.method}.png")
     model = load_model(args.run)
@@ -182,9 +182,9 @@ def cmd_interpolate(args):
 
 
 def cmd_traverse(args):
-    from vaekit import generation
-    from vaekit.figures import save_traversal
-    from vaekit.saving import load_model
+    from vaekit.models.saving import load_model
+    from vaekit.pictures import generation
+    from vaekit.pictures.figures import save_traversal
 
     out = output_path(args, args.run, "traverse.png")
     model = load_model(args.run)
@@ -202,9 +202,9 @@ def cmd_traverse(args):
 
 
 def cmd_manifold(args):
-    from vaekit import generation
-    from vaekit.figures import save_manifold
-    from vaekit.saving import load_model
+    from vaekit.models.saving import load_model
+    from vaekit.pictures import generation
+    from vaekit.pictures.figures import save_manifold
 
     out = output_path(args, args.run, "manifold.png")
     model = load_model(args.run)
@@ -216,9 +216,9 @@ def cmd_manifold(args):
 
 
 def cmd_latent(args):
-    from vaekit import generation
-    from vaekit.figures import save_latent_map
-    from vaekit.saving import load_model
+    from vaekit.models.saving import load_model
+    from vaekit.pictures import generation
+    from vaekit.pictures.figures import save_latent_map
 
     out = output_path(args, args.run, f"latent-{args.split}.png")
     model = load_model(args.run)
@@ -257,8 +257,8 @@ def _color_labels(data, y, color_by):
 
 
 def cmd_curves(args):
-    from vaekit.checkpoints import read_history
-    from vaekit.figures import save_curves
+    from vaekit.pictures.figures import save_curves
+    from vaekit.training.history import read_history
 
     out = output_path(args, args.run, "curves.png")
     save_curves(read_history(args.run), out)
@@ -267,8 +267,8 @@ def cmd_curves(args):
 
 
 def cmd_info(args):
-    from vaekit.likelihoods import option_names
-    from vaekit.saving import load_model, load_run_config, resolve_model_path
+    from vaekit.models.likelihoods import option_names
+    from vaekit.models.saving import load_model, load_run_config, resolve_model_path
 
     path = resolve_model_path(args.run)
     cfg = load_run_config(args.run)
@@ -279,7 +279,7 @@ def cmd_info(args):
     metrics_file = path.parent / "metrics.json"
     if metrics_file.is_file():
         print("# metrics.json\n" + metrics_file.read_text(encoding="utf-8"))
-    likelihood = model.likelihood.name
+    likelihood = model.likelihood.kind
     options = [f"{k}={getattr(model.likelihood, k)}" for k in option_names(likelihood)]
     if options:  # local_ar_bernoulli (window=3), gaussian (scale=0.1)
         likelihood += f" ({', '.join(options)})"

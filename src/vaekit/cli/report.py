@@ -21,13 +21,14 @@ def add_parser(sub, common):
 
 
 def cmd_report(args):
-    import keras
 
-    from vaekit import figures, generation, plots
-    from vaekit.checkpoints import read_history
     from vaekit.cli.pictures import _color_labels, load_run_data
-    from vaekit.report import Section, flatten, write_report
-    from vaekit.saving import CONFIG_FILE, load_model
+    from vaekit.models.saving import load_model
+    from vaekit.pictures import figures, generation, plots
+    from vaekit.pictures.report import Section, flatten, write_report
+    from vaekit.progress import progress_bar
+    from vaekit.run_dir import CONFIG_FILE
+    from vaekit.training.history import read_history
 
     run = Path(args.run)
     if not (run / CONFIG_FILE).is_file():
@@ -37,7 +38,7 @@ def cmd_report(args):
         raise VaekitError(f"Expected an output path ending in .html. Received: {out}")
     model = load_model(run)
     steps = ["data", "curves", "samples", "reconstructions", "traversals", "latent map"]
-    bar = keras.utils.Progbar(len(steps), unit_name="section")
+    bar = progress_bar(len(steps), unit_name="section")
     sections = [Section("Config", text=(run / CONFIG_FILE).read_text(encoding="utf-8"))]
     for name in ("metrics.json", *sorted(p.name for p in run.glob("evaluation*.json"))):
         if (run / name).is_file():

@@ -1,15 +1,16 @@
 """`vaekit train`: a config from defaults, a file and flags; a run directory out."""
 
+import argparse
 import dataclasses
+import types
+import typing
 from pathlib import Path
 
 from vaekit import config as config_lib
-from vaekit.cli.args import log_var_range, option, units
 from vaekit.errors import VaekitError
 
 
 def add_parser(sub, common):
-    d = config_lib.RunConfig()
     p = sub.add_parser(
         "train",
         parents=[common],
@@ -20,86 +21,14 @@ def add_parser(sub, common):
     p.add_argument(
         "--print-config", action="store_true", help="print the resolved config as TOML and exit"
     )
-    p.add_argument("--dataset", help=f"dataset name or path (default {d.data.dataset})")
-    p.add_argument("--model", help="model preset (default seed)")
-    # Types only: ranges are checked once, by the config (the same rules for flags and files).
-    p.add_argument("--epochs", type=int, help=f"default {d.train.epochs}")
-    p.add_argument("--batch-size", type=int, help=f"default {d.train.batch_size}")
-    p.add_argument("--learning-rate", type=float, help=f"Adam's (default {d.train.learning_rate})")
-    p.add_argument("--latent-dim", type=int, help=f"default {d.model.latent_dim}")
-    p.add_argument(
-        "--hidden-units", type=units, help="encoder widths, e.g. 128,64 (decoder mirrors)"
-    )
-    p.add_argument("--activation", help=f"hidden activation (default {d.model.activation})")
-    p.add_argument(
-        "--architecture", help="mlp | gated_mlp | conv | resconv (default: the preset's)"
-    )
-    p.add_argument(
-        "--likelihood",
-        help="bernoulli | local_ar_bernoulli | gaussian | gaussian_learned | discretized_logistic "
-        "(default bernoulli)",
-    )
-    p.add_argument(
-        "--likelihood-option",
-        type=option,
-        action="append",
-        metavar="NAME=VALUE",
-        help="a setting of the likelihood, repeatable: window=5 (local_ar_bernoulli's causal "
-        "neighbourhood, default 3), hidden=32 (units of its non-linear term, default 0), "
-        "scale=0.05 (gaussian's fixed standard deviation, default 0.1)",
-    )
-    p.add_argument("--prior", help="standard_normal | mog | vampprior (default standard_normal)")
-    p.add_argument("--prior-components", type=int, help="mog components / vampprior pseudo-inputs")
-    p.add_argument("--stochastic-layers", type=int, help="2 for a hierarchical VAE (default 1)")
-    p.add_argument(
-        "--log-var-range",
-        type=log_var_range,
-        metavar="LOW,HIGH",
-        help="clip of the Gaussians' log-variances (default -30,20; the VampPrior paper's code "
-        "uses --log-var-range=-6,2)",
-    )
-    p.add_argument("--beta", type=float, help="KL weight (default 1: the true ELBO)")
-    p.add_argument("--free-bits", type=float, help="nats per latent unit the KL may keep free")
-    p.add_argument("--iw-samples", type=int, help="train on the IWAE bound with K samples")
-    p.add_argument("--kl-warmup-epochs", type=int, help="grow the KL weight from 0 over N epochs")
-    p.add_argument(
-        "--learning-rate-schedule", choices=config_lib.SCHEDULES, help="default constant"
-    )
-    p.add_argument(
-        "--optimizer",
-        choices=config_lib.OPTIMIZERS,
-        help="default adam; adam_normgrad divides each gradient by its norm (the VampPrior code's)",
-    )
-    p.add_argument(
-        "--patience",
-        type=int,
-        help="early stopping: epochs without a better val loss (keeps the best; 0 off)",
-    )
-    p.add_argument(
-        "--engine",
-        choices=config_lib.ENGINES,
-        help="fast (data on device, many steps per call; default) or keras (plain fit)",
-    )
-    p.add_argument("--steps-per-call", type=int, help="fast engine: steps per compiled call")
-    p.add_argument("--seed", type=int, help=f"default {d.train.seed}")
-    p.add_argument(
-        "--val-fraction", type=float, help=f"validation share (default {d.data.val_fraction})"
-    )
-    p.add_argument("--binarize", choices=config_lib.BINARIZE_MODES, help="default none")
-    p.add_argument("--limit", type=int, help="at most this many examples per split")
-    p.add_argument("--steps-per-execution", type=int, help="training steps per compiled call")
-    p.add_argument(
-        "--snapshot-every", type=int, help="sample/reconstruction snapshots every N epochs"
-    )
-    p.add_argument(
-        "--tensorboard", action="store_true", default=None, help="write TensorBoard logs (needs TF)"
-    )
-    p.add_argument(
-        "--init-from",
-        metavar="RUN_OR_MODEL",
-        help="start from this run's (or .keras file's) weights: fine-tuning, e.g. on the IWAE "
-        "bound (same architecture; the optimizer starts afresh)",
-    )
+    # One flag per config field, in a group per config section (see config.option).
+    for section, cls in config_lib.SECTIONS.items():
+        group = p.add_argument_group(f"{section} ([{section}] in --config)")
+        if section == "model":
+            group.add_argument("--model", help="model preset (default seed)")
+        hints = typing.get_type_hints(cls)
+        for f in config_fields(cls):
+            _add_flag(group, f, hints[f.name])
     p.add_argument("--out", help="run directory to write (default runs/latest)")
     p.add_argument(
         "--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint"
@@ -113,53 +42,77 @@ def add_parser(sub, common):
     p.set_defaults(func=cmd_train)
 
 
+def config_fields(cls):
+    """The fields of a config section that have a flag; TypeError for one not declared by
+    `config.option` (so that a new field cannot silently go without its flag)."""
+    for f in dataclasses.fields(cls):
+        cli = f.metadata.get("cli")
+        if cli is None:
+            raise TypeError(
+                f"{cls.__name__}.{f.name} declares no flag: make it with config.option(..., "
+                "help=...), or option(..., flag=False) for a field without one."
+            )
+        if cli["flag"] is not False:
+            yield f
+
+
+def flag_name(f):
+    """A field's flag: its metadata's, else `--latent-dim` for `latent_dim`."""
+    return f.metadata["cli"]["flag"] or "--" + f.name.replace("_", "-")
+
+
+def _dest(f):
+    return flag_name(f)[2:].replace("-", "_")  # argparse's attribute for the flag
+
+
+def _add_flag(group, f, hint):
+    cli = f.metadata["cli"]
+    default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+    kwargs = {"help": cli["help"] and cli["help"].format(default=default)}
+    # Types only: ranges are checked once, by the config (the same rules for flags and files).
+    # Every default is None: an unset flag keeps the --config file's value.
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):  # int | None: an int
+        (hint,) = [a for a in typing.get_args(hint) if a is not type(None)]
+    if cli["parse"] is not None:
+        kwargs["type"] = _argparse_type(cli["parse"])
+    elif hint is bool:
+        kwargs.update(action="store_true", default=None)
+    elif hint in (int, float, str):
+        kwargs["type"] = hint
+    else:
+        raise TypeError(f"Field {f.name}: type {hint} needs a parser, config.option(parse=...).")
+    if cli["append"]:
+        kwargs["action"] = "append"
+    for key in ("choices", "metavar"):
+        if cli[key] is not None:
+            kwargs[key] = cli[key]
+    group.add_argument(flag_name(f), **kwargs)
+
+
+def _argparse_type(parse):
+    """`parse`, its ValueError's message becoming argparse's one-line error for the flag."""
+
+    def convert(text):
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
+
+
 def _train_config(args):
     """The RunConfig for `vaekit train`: defaults or --config file, then --model preset, then flags."""
     values = config_lib.read_toml(args.config) if args.config else {}
     if args.model is not None:  # the preset, under the file's own [model] keys
         values["model"] = {**values.get("model", {}), "name": args.model}
     cfg = config_lib.from_dict(values)
-    flags = {
-        "data": {
-            "dataset": args.dataset,
-            "val_fraction": args.val_fraction,
-            "binarize": args.binarize,
-            "limit": args.limit,
-        },
-        "model": {
-            "latent_dim": args.latent_dim,
-            "hidden_units": args.hidden_units,
-            "activation": args.activation,
-            "beta": args.beta,
-            "architecture": args.architecture,
-            "likelihood": args.likelihood,
-            "likelihood_options": _likelihood_options(args, cfg.model),
-            "prior": args.prior,
-            "prior_components": args.prior_components,
-            "stochastic_layers": args.stochastic_layers,
-            "log_var_range": args.log_var_range,
-            "free_bits": args.free_bits,
-            "iw_samples": args.iw_samples,
-        },
-        "train": {
-            "epochs": args.epochs,
-            "batch_size": args.batch_size,
-            "learning_rate": args.learning_rate,
-            "seed": args.seed,
-            "steps_per_execution": args.steps_per_execution,
-            "engine": args.engine,
-            "steps_per_call": args.steps_per_call,
-            "kl_warmup_epochs": args.kl_warmup_epochs,
-            "learning_rate_schedule": args.learning_rate_schedule,
-            "optimizer": args.optimizer,
-            "patience": args.patience,
-            "snapshot_every": args.snapshot_every,
-            "tensorboard": args.tensorboard,
-            "init_from": args.init_from,
-        },
-    }
-    for section, values in flags.items():
-        given = {k: v for k, v in values.items() if v is not None}
+    for section, cls in config_lib.SECTIONS.items():
+        given = {f.name: getattr(args, _dest(f)) for f in config_fields(cls)}
+        if section == "model":  # NAME=VALUE pairs, merged with the config's own options
+            given["likelihood_options"] = _likelihood_options(args, cfg.model)
+        given = {k: v for k, v in given.items() if v is not None}
         setattr(cfg, section, config_lib.update_section(getattr(cfg, section), section, given))
     return cfg.validate()
 
@@ -180,7 +133,7 @@ def cmd_train(args):
     if args.print_config:
         print(config_lib.to_toml(cfg), end="")
         return 0
-    from vaekit.training import train
+    from vaekit.training.run import train
 
     out = args.out or "runs/latest"
     return _report(train(cfg, out, overwrite=args.overwrite, verbose=args.verbose), cfg)
@@ -199,7 +152,7 @@ def _resume(args):
             f"--resume continues a run with its own config; drop --{given[0].replace('_', '-')} "
             f"(only --epochs may change)."
         )
-    from vaekit.training import resume
+    from vaekit.training.run import resume
 
     result = resume(args.resume, epochs=args.epochs, verbose=args.verbose)
     return _report(result, config_lib.load(Path(args.resume) / "config.toml"))

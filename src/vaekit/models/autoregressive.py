@@ -24,9 +24,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from vaekit import likelihoods
-from vaekit import ops as vops
 from vaekit.errors import ConfigError
+from vaekit.models import likelihoods
+from vaekit.models import ops as vops
 
 
 @keras.saving.register_keras_serializable(package="vaekit")
@@ -49,11 +49,11 @@ class LocalAutoregressiveBernoulli(keras.layers.Layer, likelihoods.Likelihood):
     >>> model = build_vae((28, 28, 1), "vae", likelihood="local_ar_bernoulli")
     """
 
-    name = "local_ar_bernoulli"
+    kind = "local_ar_bernoulli"
     is_discrete = True
 
     def __init__(self, event_ndim=3, window=3, hidden=0, **kwargs):
-        kwargs.setdefault("name", type(self).name)
+        kwargs.setdefault("name", type(self).kind)
         super().__init__(**kwargs)
         likelihoods.Likelihood.__init__(self, event_ndim=event_ndim)
         self.window = _integer("window", window, minimum=1)
@@ -247,7 +247,7 @@ def _causal_sources(data_shape, window):
         return np.where(index >= 0, index, values).astype("int32")
     if len(data_shape) != 3:
         raise ConfigError(
-            f"Expected data of shape (H, W, C) or (D,) for {LocalAutoregressiveBernoulli.name}. "
+            f"Expected data of shape (H, W, C) or (D,) for {LocalAutoregressiveBernoulli.kind}. "
             f"Received: {data_shape}"
         )
     height, width, channels = data_shape
@@ -265,4 +265,4 @@ def _causal_sources(data_shape, window):
     return np.repeat(flat, channels, axis=0).astype("int32")
 
 
-likelihoods.register(LocalAutoregressiveBernoulli)
+likelihoods.LIKELIHOODS.register(LocalAutoregressiveBernoulli)

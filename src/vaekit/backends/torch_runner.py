@@ -1,6 +1,6 @@
 """The fast engine's PyTorch runner: a step replayed from a `torch.jit.trace` of forward pass and loss.
 
-`vaekit.engine.fit_fast` drives it as it drives the JAX and TensorFlow runners (`put` the data on the
+`vaekit.backends.fast_loop.fit_fast` drives it as it drives the JAX and TensorFlow runners (`put` the data on the
 device, `run` steps `start` to `stop` of an epoch's batch-index matrix). Kept apart because PyTorch
 needs its own means where the other two compile Keras' `train_step` (with XLA, but for TensorFlow's
 conv models): a trace of the step, Keras' Adam in fused operations and flushed subnormals. Nothing
@@ -11,7 +11,7 @@ import math
 
 import keras
 
-from vaekit.layers import GaussianSampler, is_seed_state
+from vaekit.models.layers import GaussianSampler, is_seed_state
 
 
 class TorchRunner:

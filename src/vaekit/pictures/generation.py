@@ -1,7 +1,7 @@
 """What a trained model shows: samples, reconstructions, interpolations, traversals, manifolds, maps.
 
 Every function takes a model and numpy arrays and returns numpy arrays (images are float32
-`(..., H, W, C)` in [0, 1]); `vaekit.plots` draws them. Decoding is batched: a 30x30 manifold is one
+`(..., H, W, C)` in [0, 1]); `vaekit.pictures.plots` draws them. Decoding is batched: a 30x30 manifold is one
 decoder call per 1024 latents, not 900 predict calls.
 """
 
@@ -42,7 +42,8 @@ def interpolate(model, x_a, x_b, steps=10, method="linear"):
     """Decode a path between the posterior means of two inputs.
 
     Args:
-        x_a, x_b: One input each, `(H, W, C)`.
+        x_a: The input at the start of the path, `(H, W, C)`.
+        x_b: The input at the end of the path, `(H, W, C)`.
         steps: Points on the path, both ends included.
         method: `"linear"` or `"slerp"` (spherical: keeps the norm typical of prior draws).
 

@@ -20,7 +20,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from vaekit.keras_compat import eager_backend
+from vaekit.backends.keras_compat import eager_backend
+from vaekit.progress import progress_bar
 
 ROWS_PER_CHUNK = 2_500  # decoder rows per call (images x samples): bounds memory for any K; about
 # the fastest size for the compiled (XLA) scorers here
@@ -55,7 +56,7 @@ def importance_sampled(model, x, num_samples=5000, *, seed=0, progress=False):
     step = _compiled(model)
     rng = np.random.default_rng(seed)
     out = {name: [] for name in ("log_likelihood", "elbo", "reconstruction", "kl")}
-    bar = keras.utils.Progbar(len(x), unit_name="image") if progress and len(x) else None
+    bar = progress_bar(len(x), unit_name="image") if progress and len(x) else None
 
     def calls():  # every call in order: (first image, images, its pending result, last of them?)
         for start in range(0, len(x), batch_size):

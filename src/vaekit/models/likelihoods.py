@@ -14,7 +14,7 @@ Parameter layouts (decoder output for one data point of shape `(H, W, C)`, or `(
 | `"discretized_logistic"` | `DiscretizedLogistic`  | `(H, W, 2C)`  | `[means (C), log-scales (C)]`   |
 | `"local_ar_bernoulli"`   | `LocalAutoregressiveBernoulli` | `(H, W, C)` | logits, before the local terms |
 
-A likelihood with weights of its own (`LocalAutoregressiveBernoulli`, in `vaekit.autoregressive`) is
+A likelihood with weights of its own (`LocalAutoregressiveBernoulli`, in `vaekit.models.autoregressive`) is
 also a Keras layer: the VAE builds it for the data's shape and trains and saves its weights with the
 networks'.
 
@@ -29,9 +29,10 @@ import numbers
 import keras
 from keras import ops
 
-from vaekit import ops as vops
 from vaekit.errors import ConfigError
-from vaekit.ops import LOG_2PI
+from vaekit.models import ops as vops
+from vaekit.models.ops import LOG_2PI
+from vaekit.models.registry import Registry
 
 # Learned log-scales are clipped here so densities stay finite: exp(-7) ~ 1e-3 is below the 1/255
 # quantisation step of 8-bit data; exp(5) ~ 148 is far wider than the [0, 1] data range.
@@ -47,7 +48,7 @@ class Likelihood:
             it from its input shape.
     """
 
-    name = None
+    kind = None  # the registry name (`LIKELIHOODS`), as a config names it
     params_per_value = 1
     is_discrete = False  # True when log_prob is a log probability mass (bits/dim is meaningful)
 
@@ -96,7 +97,7 @@ class Bernoulli(Likelihood):
     Targets may be grey values in [0, 1], as in that recipe.
     """
 
-    name = "bernoulli"
+    kind = "bernoulli"
     is_discrete = True
 
     def log_prob(self, x, params):
@@ -126,7 +127,7 @@ class Gaussian(Likelihood):
         scale: The fixed standard deviation, > 0.
     """
 
-    name = "gaussian"
+    kind = "gaussian"
 
     # scale=0.1: data live in [0, 1]; with unit variance the reconstruction term would be negligible
     # next to the KL and the decoder would learn next to nothing.
@@ -183,7 +184,7 @@ class GaussianLearnedScale(Likelihood):
         event_ndim: Number of trailing data axes.
     """
 
-    name = "gaussian_learned"
+    kind = "gaussian_learned"
     params_per_value = 2
 
     def log_prob(self, x, params):
@@ -222,7 +223,7 @@ class DiscretizedLogistic(Likelihood):
         event_ndim: Number of trailing data axes.
     """
 
-    name = "discretized_logistic"
+    kind = "discretized_logistic"
     params_per_value = 2
     is_discrete = True
     levels = 256
@@ -260,20 +261,14 @@ class DiscretizedLogistic(Likelihood):
         return ops.clip(ops.round(x * top) / top, 0.0, 1.0)
 
 
-LIKELIHOODS = {
-    cls.name: cls for cls in (Bernoulli, Gaussian, GaussianLearnedScale, DiscretizedLogistic)
-}
-
-
-def register(cls):
-    """Add a likelihood class to the names `get` knows (modules that define one call it)."""
-    LIKELIHOODS[cls.name] = cls
-    return cls
+LIKELIHOODS = Registry("likelihood")
+for _cls in (Bernoulli, Gaussian, GaussianLearnedScale, DiscretizedLogistic):
+    LIKELIHOODS.register(_cls)
 
 
 def option_names(name):
     """The options the likelihood `name` takes beyond `event_ndim` (e.g. `("window",)`)."""
-    signature = inspect.signature(LIKELIHOODS[name].__init__)
+    signature = inspect.signature(LIKELIHOODS.lookup(name).__init__)
     return tuple(
         p.name
         for p in signature.parameters.values()
@@ -300,10 +295,7 @@ def get(identifier, event_ndim=3, options=None):
                 f"Expected a likelihood config. Received one for {type(obj).__name__}."
             )
         return obj
-    if identifier not in LIKELIHOODS:
-        raise ConfigError(
-            f"Unknown likelihood {identifier!r}. Expected one of: {', '.join(sorted(LIKELIHOODS))}."
-        )
+    cls = LIKELIHOODS.lookup(identifier)
     known = option_names(identifier)
     unknown = sorted(set(map(str, options)) - set(known))
     if unknown:
@@ -311,8 +303,4 @@ def get(identifier, event_ndim=3, options=None):
         raise ConfigError(
             f"Unknown option(s) {', '.join(unknown)} for likelihood {identifier!r}. {expected}"
         )
-    return LIKELIHOODS[identifier](event_ndim=event_ndim, **options)
-
-
-# Likelihoods with weights of their own live in their own modules and register themselves on import.
-from vaekit import autoregressive  # noqa: E402, F401  (local_ar_bernoulli)
+    return cls(event_ndim=event_ndim, **options)

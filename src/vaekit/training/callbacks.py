@@ -112,7 +112,7 @@ class Snapshots(keras.callbacks.Callback):
             return
         import time
 
-        from vaekit import plots
+        from vaekit.pictures import plots
 
         start = time.perf_counter()
         samples = self.model.decode(self._z)

@@ -17,11 +17,10 @@ import keras
 
 from vaekit import config as config_lib
 from vaekit.atomic import atomic_path
+from vaekit.backends.keras_compat import tensorflow_unprobed
 from vaekit.errors import ModelFileError
-from vaekit.keras_compat import tensorflow_unprobed
-
-MODEL_FILE = "model.keras"
-CONFIG_FILE = "config.toml"
+from vaekit.models.vae import VAE  # loading a package module registers every vaekit class
+from vaekit.run_dir import CONFIG_FILE, MODEL_FILE
 
 # Archive limits. A vaekit model archive holds 3 members stored uncompressed (ratio 1); DEFLATE
 # cannot legitimately exceed ~1032:1, so a big member expanding 100x is a bomb, not a model.
@@ -69,9 +68,6 @@ def load_model(path, compile=False):
     Raises:
         ModelFileError: the path is missing, not a Keras archive, not a vaekit VAE, or would run code.
     """
-    import vaekit.hierarchical  # noqa: F401  (registers HierarchicalVAE, like VAE below)
-    from vaekit.model import VAE  # registers the serializable classes before loading
-
     path = resolve_model_path(path)
     if path.suffix != ".keras" or not zipfile.is_zipfile(path):
         raise ModelFileError(

@@ -1,7 +1,7 @@
 """Labelled figures from numpy arrays: traversals, manifolds, interpolations, latent maps, curves.
 
 Drawn with matplotlib's object API (never pyplot, so no global state changes), imported inside the
-functions so that importing vaekit stays cheap. As in `vaekit.plots`, each `X_png(...)` returns PNG
+functions so that importing vaekit stays cheap. As in `vaekit.pictures.plots`, each `X_png(...)` returns PNG
 bytes and `save_X(..., path)` writes them atomically. Nothing here knows about models or Keras.
 """
 
@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from vaekit.errors import VaekitError
-from vaekit.plots import _image_array, image_grid, write_png_bytes
+from vaekit.pictures.plots import _image_array, image_grid, write_png_bytes
 
 _DPI = 100
 _FIRST_METRICS = ("loss", "reconstruction", "kl")  # curves drawn first, in "nats"
@@ -92,7 +92,8 @@ def traversal_png(images, dims, kl, values):
 
     Args:
         images: `(D, V, H, W, C)`, `images[i, j]` decoded with z[dims[i]] = values[j].
-        dims, kl: `(D,)` latent dimensions and their average KL (nats), most informative first.
+        dims: `(D,)` latent dimensions, most informative first.
+        kl: `(D,)` their average KL (nats).
         values: `(V,)` the values swept.
     """
     images = _image_array(images, 5, "traversal images", "(dims, values, H, W, C)")

@@ -3,13 +3,13 @@
 A run directory holds everything needed to reproduce, resume or reuse the run: `config.toml` (the
 resolved config), `model.keras`, `history.csv` (one row per epoch), `metrics.json` (final validation
 and test figures, timings, backend), `samples.png` (a grid decoded from prior draws) and
-`checkpoints/` (the last and best epochs, see `vaekit.checkpoints`).
+`checkpoints/` (the last and best epochs, see `vaekit.training.checkpoints`).
 """
 
+import contextlib
 import dataclasses
 import importlib.util
 import json
-import math
 import os
 import shutil
 import time
@@ -17,33 +17,42 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
-import numpy as np
 
 import vaekit
-from vaekit import atomic, optimizers
+from vaekit import atomic
 from vaekit import config as config_lib
-from vaekit.callbacks import EarlyStop, InterruptGuard, KLWarmup, NaNGuard, Snapshots, cosine_decay
-from vaekit.checkpoints import (
-    HISTORY_FILE,
-    RunCheckpoint,
-    checkpoint_dir,
-    load_checkpoint,
-    read_state,
-    start_from,
-)
+from vaekit import run_dir as run_files
+from vaekit.backends.fast_loop import fit_fast
+from vaekit.backends.keras_compat import set_seed
 from vaekit.data import load_dataset
-from vaekit.data.dataset import sample_binary
-from vaekit.engine import fit_fast
-from vaekit.errors import TrainingInterrupted, VaekitError
-from vaekit.keras_compat import set_seed
-from vaekit.model import build_vae
-from vaekit.plots import save_image_grid
-from vaekit.saving import CONFIG_FILE, MODEL_FILE, load_model
+from vaekit.data.order import EpochBatches, scored_split
+from vaekit.errors import StorageError, TrainingInterrupted, VaekitError
+from vaekit.models.build import build_vae
+from vaekit.models.saving import load_model
+from vaekit.pictures.plots import save_image_grid
+from vaekit.progress import fit_verbosity
+from vaekit.run_dir import (
+    CONFIG_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    SAMPLES_FILE,
+    SNAPSHOT_DIR,
+    TENSORBOARD_DIR,
+    checkpoint_dir,
+)
+from vaekit.training import optimizers
+from vaekit.training.callbacks import (
+    EarlyStop,
+    InterruptGuard,
+    KLWarmup,
+    NaNGuard,
+    Snapshots,
+    cosine_decay,
+)
+from vaekit.training.checkpoints import RunCheckpoint, load_checkpoint, read_state
+from vaekit.training.init_from import start_from
 
-METRICS_FILE = "metrics.json"
-SAMPLES_FILE = "samples.png"
-SNAPSHOT_DIR = "snapshots"
-TENSORBOARD_DIR = "tensorboard"
 EVAL_BATCH_SIZE = 500  # evaluation holds no gradients, so bigger batches only save dispatch time
 
 
@@ -55,110 +64,6 @@ class TrainResult:
     model: "keras.Model"
     history: dict  # metric name -> list of per-epoch values
     metrics: dict  # the contents of metrics.json
-
-
-class EpochBatches:
-    """Shuffled training batches whose content depends only on (seed, epoch, batch index).
-
-    vaekit owns the data order (Keras' own shuffling differs between backends and lives in global
-    random state), so a resumed run sees exactly the batches an uninterrupted one would. With
-    `binarize=True`, grey images are re-binarized every epoch: x_bin ~ Bernoulli(x), seeded by
-    (seed, epoch, batch) ("dynamic binarization").
-
-    `stream(epoch)` feeds `fit` as a generator: the k-th batch it yields is batch k % len(self) of
-    epoch `epoch + k // len(self)`, however far ahead a backend prefetches.
-
-    Args:
-        x: Training images `(n, H, W, C)`.
-        batch_size: Images per batch; the last batch of an epoch may be smaller.
-        seed: Seed of the orders (and the binarization draws).
-        binarize: Re-binarize every epoch.
-    """
-
-    def __init__(self, x, batch_size, seed, binarize=False):
-        self.x, self.batch_size, self.seed, self.binarize = x, batch_size, seed, binarize
-
-    def __len__(self):
-        return math.ceil(len(self.x) / self.batch_size)
-
-    def order(self, epoch):
-        return np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
-
-    def indices(self, epoch):
-        """The example indices of each batch of one epoch, in order (sorted within a batch)."""
-        order = self.order(epoch)
-        size = self.batch_size
-        return [np.sort(order[i * size : (i + 1) * size]) for i in range(len(self))]
-
-    def epoch(self, epoch):
-        """The batches of one epoch, in order."""
-        for index, idx in enumerate(self.indices(epoch)):
-            batch = self.x[idx]  # (batch, H, W, C)
-            if self.binarize:
-                batch = sample_binary(batch, np.random.default_rng([self.seed, epoch, index]))
-            yield batch
-
-    def stream(self, epoch=0):
-        """`(batch,)` tuples, as `fit` takes them: epoch `epoch`, then the next, forever."""
-        while True:
-            for batch in self.epoch(epoch):
-                yield (batch,)
-            epoch += 1
-
-
-def binarize_once(x, seed):
-    """One fixed Bernoulli draw of grey images (how validation and test are scored under dynamic)."""
-    return sample_binary(x, np.random.default_rng(seed))
-
-
-SCORED_SPLIT_SEED_OFFSETS = {"train": 0, "val": 1, "test": 2}
-
-
-def scored_split(x, split, seed):
-    """A split as a dynamically binarized run scores it: one fixed draw, seeded per split."""
-    return binarize_once(x, seed + SCORED_SPLIT_SEED_OFFSETS[split])
-
-
-def check_run_dir(out_dir, overwrite=False):
-    """Refuse a run directory that is a file, or non-empty without `overwrite`; create nothing.
-
-    `overwrite` replaces only vaekit runs (folders holding a config.toml or model.keras): a
-    mistyped `--out ~ --overwrite` must not write over a user's own files.
-    """
-    run_dir = Path(out_dir)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise VaekitError(
-            f"Run directory {run_dir} is a file; expected a directory path for --out."
-        )
-    try:
-        entries = {p.name for p in run_dir.iterdir()} if run_dir.is_dir() else set()
-    except OSError as exc:
-        raise VaekitError(f"Cannot read run directory {run_dir}: {exc.strerror or exc}.") from None
-    if entries and not overwrite:
-        raise VaekitError(
-            f"Run directory {run_dir} already exists and is not empty; pass --overwrite to replace "
-            f"its files or choose another --out."
-        )
-    if entries and not entries & {CONFIG_FILE, MODEL_FILE}:
-        raise VaekitError(
-            f"Refusing to overwrite {run_dir}: it is not a vaekit run directory (no {CONFIG_FILE} or "
-            f"{MODEL_FILE}); choose a new or empty --out."
-        )
-    return run_dir
-
-
-def create_run_dir(run_dir):
-    """Create the run directory and check it is writable."""
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise VaekitError(
-            f"Cannot write to run directory {run_dir}: {exc.strerror or exc}."
-        ) from None
-    return run_dir
 
 
 def train(config=None, out_dir="runs/latest", *, overwrite=False, verbose="auto", callbacks=()):
@@ -179,7 +84,7 @@ def train(config=None, out_dir="runs/latest", *, overwrite=False, verbose="auto"
         VaekitError: bad options or data, or the loss diverged (no model is saved then).
     """
     config = (config or config_lib.RunConfig()).validate()
-    run_dir = check_run_dir(out_dir, overwrite)
+    run_files.check_new(out_dir, overwrite)  # early, before a data load; again once claimed
     needs = ("tensorflow", "tensorboard")
     if config.train.tensorboard and None in map(importlib.util.find_spec, needs):
         raise VaekitError(
@@ -198,8 +103,15 @@ def train(config=None, out_dir="runs/latest", *, overwrite=False, verbose="auto"
     if trained is not None:
         start_from(model, trained, config.train.init_from)
         del trained
-    create_run_dir(run_dir)  # only now: bad data or options leave no empty run behind
-    shutil.rmtree(checkpoint_dir(run_dir), ignore_errors=True)  # an overwritten run's checkpoints
+    # Claimed only now, so bad data or options leave no empty run behind; held to the end.
+    with run_files.claim(out_dir, overwrite) as run_dir:
+        shutil.rmtree(checkpoint_dir(run_dir), ignore_errors=True)  # an overwritten run's
+        _compile(model, config)
+        atomic.write_text(run_dir / CONFIG_FILE, config_lib.to_toml(config))
+        return _fit(model, data, config, run_dir, None, verbose, callbacks)
+
+
+def _compile(model, config):
     model.compile(
         optimizer=optimizers.get(config.train.optimizer, config.train.learning_rate),
         # The fast engine compiles its own multi-step loop; plain fit takes Keras' option.
@@ -207,8 +119,6 @@ def train(config=None, out_dir="runs/latest", *, overwrite=False, verbose="auto"
         if config.train.engine == "keras"
         else 1,
     )
-    atomic.write_text(run_dir / CONFIG_FILE, config_lib.to_toml(config))
-    return _fit(model, data, config, run_dir, None, verbose, callbacks)
 
 
 def resume(run_dir, *, epochs=None, verbose="auto", callbacks=()):
@@ -226,6 +136,11 @@ def resume(run_dir, *, epochs=None, verbose="auto", callbacks=()):
         raise VaekitError(
             f"Cannot resume {run_dir}: it has no {CONFIG_FILE}; expected a vaekit run directory."
         )
+    with run_files.lock(run_dir, "vaekit train --resume"):
+        return _resume(run_dir, epochs, verbose, callbacks)
+
+
+def _resume(run_dir, epochs, verbose, callbacks):
     config = config_lib.load(run_dir / CONFIG_FILE)
     state = read_state(run_dir)
     if state is None:
@@ -260,6 +175,7 @@ def _load_data(config):
 def _fit(model, data, config, run_dir, state, verbose, callbacks):
     """Fit from `state` (None: from scratch) to `config.train.epochs`, then write the run's files."""
     tc = config.train
+    verbose = fit_verbosity(verbose)  # a log or a pipe gets plain lines, not a redrawn bar
     dynamic = config.data.binarize == "dynamic"
     x_val, x_test = data.x_val, data.x_test
     if dynamic:  # scored on one fixed draw, so validation losses compare across epochs
@@ -298,7 +214,7 @@ def _fit(model, data, config, run_dir, state, verbose, callbacks):
     run_callbacks = [*schedule, nan_guard, checkpoint, *([stopper] if stopper else [])]
     run_callbacks += [interrupt, *extra, *callbacks]
     start = time.perf_counter()
-    with interrupt:
+    with interrupt, _resumable_on_full_storage(checkpoint, run_dir):
         if tc.engine == "fast":
             fit_fast(
                 model,
@@ -359,3 +275,20 @@ def _fit(model, data, config, run_dir, state, verbose, callbacks):
     atomic.write_text(run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
     save_image_grid(model.sample(100, seed=tc.seed), run_dir / SAMPLES_FILE, ncols=10)
     return TrainResult(run_dir, model, checkpoint.state["history"], metrics)
+
+
+@contextlib.contextmanager
+def _resumable_on_full_storage(checkpoint, run_dir):
+    """A checkpoint that could not be written (full disk, read-only storage) stops the run with one
+    line that says what is intact and how to go on; the previous checkpoint is untouched."""
+    try:
+        yield
+    except StorageError as exc:
+        done = checkpoint.state["epochs_done"]
+        then = (
+            f"the run is checkpointed at the end of epoch {done}: free some space and resume "
+            f"with: vaekit train --resume {run_dir}"
+            if done
+            else "no epoch was checkpointed: free some space and train again with --overwrite"
+        )
+        raise StorageError(f"{exc} Training stopped; {then}.", errno=exc.errno) from None

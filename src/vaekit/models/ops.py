@@ -8,7 +8,7 @@ import math
 
 from keras import ops
 
-from vaekit.keras_compat import eager_backend, materialized
+from vaekit.backends.keras_compat import eager_backend, materialized
 
 LOG_2PI = math.log(2.0 * math.pi)
 

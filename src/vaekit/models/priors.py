@@ -14,9 +14,10 @@ import keras
 from keras import ops
 
 from vaekit import config as config_lib
-from vaekit import keras_compat
-from vaekit import ops as vops
+from vaekit.backends import keras_compat
 from vaekit.errors import ConfigError
+from vaekit.models import ops as vops
+from vaekit.models.registry import Registry
 
 # Learned log-variances are clipped to the encoder's range in model.py (variances 1e-13 to 5e8):
 # exp(-log_var) then stays finite in float32 whatever the optimizer does.
@@ -342,7 +343,9 @@ def _seed_stream(seed):
         ) from None
 
 
-PRIORS = {cls.kind: cls for cls in (StandardNormal, MixtureOfGaussians, VampPrior)}
+PRIORS = Registry("prior")
+for _cls in (StandardNormal, MixtureOfGaussians, VampPrior):
+    PRIORS.register(_cls)
 
 
 def get(identifier, **options):
@@ -360,12 +363,9 @@ def get(identifier, **options):
         if not isinstance(obj, Prior):
             raise ConfigError(f"Expected a prior config. Received one for {type(obj).__name__}.")
         return obj
-    if not isinstance(identifier, str) or identifier not in PRIORS:
-        raise ConfigError(
-            f"Unknown prior {identifier!r}. Expected one of: {', '.join(sorted(PRIORS))}."
-        )
+    cls = PRIORS.lookup(identifier)
     try:
-        return PRIORS[identifier](**options)
+        return cls(**options)
     except ConfigError:
         raise
     except (TypeError, ValueError) as e:

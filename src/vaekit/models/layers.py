@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from vaekit import keras_compat
+from vaekit.backends import keras_compat
 
 
 @keras.saving.register_keras_serializable(package="vaekit")
@@ -198,7 +198,8 @@ class SubpixelConv2DTranspose(keras.layers.Layer):
         kernel_size: Integer or pair, the transposed convolution's kernel.
         strides: Integer or pair, the upsampling factor per axis.
         activation: Activation after the bias; `None` for linear.
-        kernel_initializer, bias_initializer: As in `Conv2DTranspose`.
+        kernel_initializer: As in `Conv2DTranspose`.
+        bias_initializer: As in `Conv2DTranspose`.
 
     Call arguments:
         inputs: Tensor `(batch, height, width, channels)` (channels last).

@@ -11,17 +11,6 @@ from dataclasses import dataclass, field
 
 from vaekit import atomic
 
-SECTION_ORDER = (
-    "config",
-    "metrics",
-    "evaluation",
-    "curves",
-    "samples",
-    "reconstructions",
-    "traversals",
-    "latent map",
-)
-
 
 @dataclass
 class Section:

@@ -4,7 +4,7 @@ Images are float arrays in [0, 1], `(..., H, W, C)` with C = 1 (grey) or 3 (RGB)
 
 Each picture exists twice: `X_png(...) -> bytes` (a PNG in memory, which the HTML report embeds)
 and `save_X(..., path) -> Path`, which writes those bytes atomically. Grids are drawn with PIL;
-the labelled figures (traversals, manifolds, latent maps, curves) live in `vaekit.figures`.
+the labelled figures (traversals, manifolds, latent maps, curves) live in `vaekit.pictures.figures`.
 """
 
 import io
@@ -92,11 +92,6 @@ def _encode(image):
 def png_bytes(image, scale=1):
     """A float `(H, W, C)` image as PNG bytes, enlarged `scale` times by pixel repetition."""
     return _encode(Image.fromarray(to_uint8(image, scale)))
-
-
-def save_png(image, path, scale=1):
-    """Write a float `(H, W, C)` image to a PNG, atomically (a temporary file, then a rename)."""
-    return write_png_bytes(png_bytes(image, scale), path)
 
 
 def _image_array(images, ndim, name, layout):

@@ -12,10 +12,10 @@ top-level latent is decoded. The ELBO, the IWAE bound and the NLL estimator are 
 import keras
 from keras import layers, ops
 
-from vaekit import networks, priors
-from vaekit import ops as vops
-from vaekit.layers import GaussianSampler
-from vaekit.model import VAE
+from vaekit.models import networks, priors
+from vaekit.models import ops as vops
+from vaekit.models.layers import GaussianSampler
+from vaekit.models.vae import VAE
 
 
 def gaussian_mlp(latent_in, latent_out, units, activation, name):
@@ -153,9 +153,7 @@ def build_hierarchical(config, input_shape, **options):
     units = config.hidden_units[-1]
     param_shape = options["likelihood"].param_shape(input_shape)
     net = {"hidden_units": tuple(config.hidden_units), "activation": config.activation}
-    if config.architecture not in networks.ARCHITECTURES:
-        networks.build_networks(config.architecture, input_shape, param_shape, latent)  # raises
-    make_encoder, make_decoder = networks.ARCHITECTURES[config.architecture]
+    make_encoder, make_decoder = networks.ARCHITECTURES.lookup(config.architecture)
     encoder = make_encoder(input_shape, latent, name="encoder", **net)
     z1_encoder = make_encoder(input_shape, latent, name="z1_encoder", **net)
     decoder = make_decoder(param_shape, 2 * latent, name="decoder", **net)  # reads [z1, z2]

@@ -25,7 +25,7 @@ import math
 import keras
 import numpy as np
 
-from vaekit.torch_engine import TorchRunner
+from vaekit.backends.torch_runner import TorchRunner
 
 CALLS_PER_EPOCH = 10  # progress updates (and Ctrl-C checks) per epoch when steps_per_call is auto
 VALIDATION_BATCH_SIZE = 500  # scoring keeps no gradients: big batches only save dispatch time
@@ -46,7 +46,7 @@ def fit_fast(
 
     Args:
         model: A compiled Keras model whose `train_step` takes `(x,)` batches.
-        batches: The training data and its order (`vaekit.training.EpochBatches`).
+        batches: The training data and its order (`vaekit.data.order.EpochBatches`).
         epochs: Train up to this epoch (exclusive count, as in `fit`).
         initial_epoch: The first epoch to run (a resumed run's completed epochs).
         validation_data: `(x_val,)` scored after each epoch as `val_*` logs, or None.
@@ -291,7 +291,7 @@ def _has_convolutions(model):
     """Whether any layer of `model` (nested models included) convolves: a Keras convolution, or a
     layer that says so with a true `convolves` attribute (the local autoregressive likelihood's
     hidden term)."""
-    from vaekit.layers import SubpixelConv2DTranspose
+    from vaekit.models.layers import SubpixelConv2DTranspose
 
     kinds = (
         keras.layers.Conv1D,

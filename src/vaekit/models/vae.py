@@ -9,10 +9,11 @@ import numpy as np
 from keras import ops
 
 from vaekit import config as config_lib
-from vaekit import likelihoods, networks, priors
-from vaekit import ops as vops
 from vaekit.errors import ConfigError
-from vaekit.layers import GaussianSampler
+from vaekit.models import likelihoods, priors
+from vaekit.models import ops as vops
+from vaekit.models.layers import GaussianSampler
+from vaekit.progress import progress_bar
 
 
 @keras.saving.register_keras_serializable(package="vaekit")
@@ -79,7 +80,7 @@ class VAE(keras.Model):
             )
         if tuple(decoder.outputs[0].shape[1:]) != expected:
             raise ConfigError(
-                f"Expected the decoder to output {self.likelihood.name} parameters of shape {expected} "
+                f"Expected the decoder to output {self.likelihood.kind} parameters of shape {expected} "
                 f"for data of shape {self.data_shape}. Received: {tuple(decoder.outputs[0].shape[1:])}"
             )
         self.beta = beta
@@ -174,7 +175,7 @@ class VAE(keras.Model):
         """The terms of the importance weights log p(x, z_k) - log q(z_k | x), z_k ~ q(z | x).
 
         Written once for every prior and likelihood: the IWAE training bound and the NLL estimate
-        of `vaekit.evaluation` both use it. `noise` `(batch * num_samples, noise_dim)` of N(0, I)
+        of `vaekit.evaluation.nll` both use it. `noise` `(batch * num_samples, noise_dim)` of N(0, I)
         values fixes the draws (row b * num_samples + j is draw j of example b); without it the
         model's sampler draws them.
 
@@ -254,7 +255,7 @@ class VAE(keras.Model):
         `progress=True` shows a progress bar (worth it for tens of thousands of images).
         """
         means, log_vars = [], []
-        bar = keras.utils.Progbar(len(x), unit_name="image") if progress and len(x) else None
+        bar = progress_bar(len(x), unit_name="image") if progress and len(x) else None
         for start in range(0, len(x), batch_size):
             mean, log_var = self.posterior(ops.convert_to_tensor(x[start : start + batch_size]))
             means.append(ops.convert_to_numpy(mean))
@@ -312,55 +313,3 @@ class VAE(keras.Model):
         if config.get("iw_samples", 1) > 1:  # saved before the two were exclusive: free bits
             config["free_bits"] = 0.0  # never applied to the IWAE bound
         return cls(**config)
-
-
-def build_vae(input_shape, config="seed", seed=None, **overrides):
-    """Build a VAE for data of `input_shape` from a `ModelConfig` or a preset name, plus overrides.
-
-    Example:
-    >>> model = build_vae((28, 28, 1), "seed", latent_dim=2)  # the recipe with a 2-d latent
-    """
-    if isinstance(config, str):
-        config = config_lib.model_preset(config)
-    if overrides:
-        config = config_lib.update_section(config, "model", overrides)
-    config.validate()
-    try:
-        keras.activations.get(config.activation)
-    except ValueError:
-        raise ConfigError(
-            f"Unknown activation {config.activation!r}. Expected a Keras activation name such as 'relu'."
-        ) from None
-    input_shape = tuple(int(d) for d in input_shape)
-    likelihood = likelihoods.get(
-        config.likelihood, event_ndim=len(input_shape), options=config.likelihood_options
-    )
-    prior_options = {"num_components": config.prior_components} if config.prior_components else {}
-    prior = priors.get(config.prior, **prior_options)
-    options = {
-        "likelihood": likelihood,
-        "prior": prior,
-        "beta": config.beta,
-        "seed": seed,
-        "free_bits": config.free_bits,
-        "iw_samples": config.iw_samples,
-        "log_var_range": config.log_var_range,
-        "name": f"vae_{config.name}",
-    }
-    if config.stochastic_layers == 2:
-        from vaekit.hierarchical import build_hierarchical
-
-        model = build_hierarchical(config, input_shape, **options)
-        model.build((None, *input_shape))
-        return model
-    encoder, decoder = networks.build_networks(
-        config.architecture,
-        input_shape,
-        likelihood.param_shape(input_shape),
-        config.latent_dim,
-        hidden_units=tuple(config.hidden_units),
-        activation=config.activation,
-    )
-    model = VAE(encoder, decoder, **options)
-    model.build((None, *input_shape))
-    return model

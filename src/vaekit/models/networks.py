@@ -3,7 +3,7 @@
 An encoder maps data of `input_shape` to `[mean, log_var]`, each `(batch, latent_dim)`. A decoder maps
 `(batch, latent_dim)` latents to the likelihood's parameters, shaped like the data (times the number of
 parameters per value on the last axis). Both are functional `keras.Model`s, so they summarise, save and
-load on their own (safe mode: only Keras layers and the registered layers of `vaekit.layers`).
+load on their own (safe mode: only Keras layers and the registered layers of `vaekit.models.layers`).
 
 | name          | data                | `hidden_units` means       | hidden layers                         |
 |---------------|---------------------|----------------------------|---------------------------------------|
@@ -23,7 +23,8 @@ import keras
 from keras import layers, ops
 
 from vaekit.errors import ConfigError
-from vaekit.layers import GatedActivation, GatedDense, SubpixelConv2DTranspose
+from vaekit.models.layers import GatedActivation, GatedDense, SubpixelConv2DTranspose
+from vaekit.models.registry import Registry
 
 
 @keras.saving.register_keras_serializable(package="vaekit")
@@ -331,12 +332,11 @@ def resconv_decoder(
     return keras.Model(z_in, out, name=name)
 
 
-ARCHITECTURES = {
-    "mlp": (mlp_encoder, mlp_decoder),
-    "gated_mlp": (gated_mlp_encoder, gated_mlp_decoder),
-    "conv": (conv_encoder, conv_decoder),
-    "resconv": (resconv_encoder, resconv_decoder),
-}
+ARCHITECTURES = Registry("architecture")  # name -> (encoder builder, decoder builder)
+ARCHITECTURES.register((mlp_encoder, mlp_decoder), "mlp")
+ARCHITECTURES.register((gated_mlp_encoder, gated_mlp_decoder), "gated_mlp")
+ARCHITECTURES.register((conv_encoder, conv_decoder), "conv")
+ARCHITECTURES.register((resconv_encoder, resconv_decoder), "resconv")
 
 
 def build_networks(architecture, input_shape, param_shape, latent_dim, **options):
@@ -345,12 +345,7 @@ def build_networks(architecture, input_shape, param_shape, latent_dim, **options
     `options` (`hidden_units`, `activation`, and the architecture's own, such as `kernel_size`) go to
     both builders.
     """
-    if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
-        raise ConfigError(
-            f"Unknown architecture. Expected one of: {', '.join(sorted(ARCHITECTURES))}. "
-            f"Received: architecture={architecture!r}"
-        )
-    make_encoder, make_decoder = ARCHITECTURES[architecture]
+    make_encoder, make_decoder = ARCHITECTURES.lookup(architecture)
     return make_encoder(input_shape, latent_dim, **options), make_decoder(
         param_shape, latent_dim, **options
     )

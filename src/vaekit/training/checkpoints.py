@@ -1,5 +1,4 @@
-"""Checkpoints that survive crashes, what is needed to resume a run exactly, and starting a new run
-from a trained model's weights (`start_from`, for `--init-from`).
+"""Checkpoints that survive crashes, and what is needed to resume a run exactly.
 
 A run directory keeps, under `checkpoints/`:
 
@@ -23,20 +22,14 @@ import numpy as np
 
 from vaekit import atomic
 from vaekit.errors import VaekitError
-from vaekit.layers import is_seed_state
-from vaekit.saving import load_model, save_model
+from vaekit.models.saving import load_model, save_model
+from vaekit.run_dir import STATE_FILE, checkpoint_dir
+from vaekit.training.history import write_history_csv
 
-CHECKPOINT_DIR = "checkpoints"
-HISTORY_FILE = "history.csv"  # in the run directory, rebuilt from the state after every epoch
-STATE_FILE = "state.json"
 STATE_VERSION = 1
 # The history's wall seconds of each epoch, training and validation (not the checkpoint writes):
 # a run trained in parts, with `--resume`, still adds up to its training time.
 EPOCH_SECONDS = "epoch_seconds"
-
-
-def checkpoint_dir(run_dir):
-    return Path(run_dir) / CHECKPOINT_DIR
 
 
 def read_state(run_dir):
@@ -154,99 +147,3 @@ class RunCheckpoint(keras.callbacks.Callback):
         write_history_csv(self.history_file, state["history"])
         for name in old - {state["last"], state["best"], None}:
             (self.folder / name).unlink(missing_ok=True)
-
-
-def write_history_csv(path, history):
-    """Write {metric: [per-epoch values]} as CSV with an `epoch` column, atomically."""
-    keys = sorted(history)
-    rows = ["epoch," + ",".join(keys)]
-    epochs = max((len(v) for v in history.values()), default=0)
-    for i in range(epochs):
-        rows.append(",".join([str(i), *(repr(history[k][i]) for k in keys)]))
-    atomic.write_text(path, "\n".join(rows) + "\n")
-
-
-def read_history(run_dir):
-    """A run's history.csv as {metric: [per-epoch values]}; VaekitError when there is none."""
-    import csv
-
-    path = Path(run_dir) / HISTORY_FILE
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-        history = {
-            k: [float(row[k]) for row in rows] for k in (rows[0] if rows else {}) if k != "epoch"
-        }
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise VaekitError(
-            f"Cannot read training history {path}: {exc}; expected a vaekit run directory."
-        ) from None
-    if not history:
-        raise VaekitError(f"Training history {path} has no epochs yet.")
-    return history
-
-
-def start_from(model, trained, source):
-    """Set `model`'s weights to those of the `trained` VAE (loaded from `source`, which errors
-    name): fine-tuning starts there. The architecture must be the same: model class, layers and
-    their activations, weight shapes, likelihood and prior with their options. Objective settings
-    (beta, the IWAE bound, free bits, the log-variance clip) may differ. The samplers' random
-    states and the KL warm-up factor are not copied: they belong to the new run.
-
-    Raises:
-        VaekitError: the trained model's architecture is not `model`'s.
-    """
-    refuse = lambda what: VaekitError(  # noqa: E731
-        f"Cannot start from {source}: {what}; expected a model of the same architecture "
-        f"(layers, sizes, activations, likelihood and prior options)."
-    )
-    for part, mine, theirs in zip(
-        ("model", "likelihood", "prior", "layers"),
-        _architecture(model),
-        _architecture(trained),
-        strict=True,
-    ):
-        if mine != theirs:
-            verb = "differ" if part == "layers" else "differs"
-            raise refuse(f"its {part} {verb} ({_first_difference(theirs, mine)})")
-
-    def weights(m):
-        return [v for v in m.weights if not is_seed_state(v) and v is not m.kl_scale]
-
-    mine, theirs = weights(model), weights(trained)
-    if len(mine) != len(theirs):
-        raise refuse(f"its model has {len(theirs)} weights where this one has {len(mine)}")
-    for a, b in zip(mine, theirs, strict=True):
-        if tuple(a.shape) != tuple(b.shape):
-            raise refuse(
-                f"its weight {b.path} has shape {tuple(b.shape)} where this model's {a.path} has "
-                f"{tuple(a.shape)}"
-            )
-    for a, b in zip(mine, theirs, strict=True):
-        a.assign(keras.ops.convert_to_numpy(b.value))
-
-
-def _architecture(model):
-    """What must match for one model's weights to serve another: the model's class, the
-    likelihood's and the prior's configs (names aside) and each layer's class and activation."""
-
-    def config(layer):
-        return {k: v for k, v in layer.get_config().items() if k not in ("name", "dtype")}
-
-    def activation(layer):
-        return getattr(getattr(layer, "activation", None), "__name__", "")
-
-    layers = sorted(  # as a multiset: a loaded model may list its layers in another order
-        f"{type(layer).__name__}({activation(layer)})"
-        for layer in model._flatten_layers(include_self=False)
-        if layer is not model.likelihood and layer is not model.prior
-    )
-    return type(model).__name__, config(model.likelihood), config(model.prior), layers
-
-
-def _first_difference(theirs, mine):
-    if isinstance(theirs, list):  # layers: what one has and the other lacks
-        only_theirs = sorted(set(theirs) - set(mine)) or theirs
-        only_mine = sorted(set(mine) - set(theirs)) or mine
-        return f"{', '.join(only_theirs[:3])} where this one has {', '.join(only_mine[:3])}"
-    return f"{theirs} where this one has {mine}"

@@ -1,0 +1,4 @@
+"""Evaluation: honest figures for a trained model, written once for every model and likelihood.
+
+- `nll`: the negative ELBO, the importance-sampled negative log-likelihood and active units.
+"""

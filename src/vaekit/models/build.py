@@ -1,0 +1,59 @@
+"""`build_vae`: a model from a config, one layer of latents or two (`HierarchicalVAE`)."""
+
+import keras
+
+from vaekit import config as config_lib
+from vaekit.errors import ConfigError
+from vaekit.models import likelihoods, networks, priors
+from vaekit.models.hierarchical import build_hierarchical
+from vaekit.models.vae import VAE
+
+
+def build_vae(input_shape, config="seed", seed=None, **overrides):
+    """Build a VAE for data of `input_shape` from a `ModelConfig` or a preset name, plus overrides.
+
+    Example:
+    >>> model = build_vae((28, 28, 1), "seed", latent_dim=2)  # the recipe with a 2-d latent
+    """
+    if isinstance(config, str):
+        config = config_lib.model_preset(config)
+    if overrides:
+        config = config_lib.update_section(config, "model", overrides)
+    config.validate()
+    try:
+        keras.activations.get(config.activation)
+    except ValueError:
+        raise ConfigError(
+            f"Unknown activation {config.activation!r}. Expected a Keras activation name such as 'relu'."
+        ) from None
+    input_shape = tuple(int(d) for d in input_shape)
+    likelihood = likelihoods.get(
+        config.likelihood, event_ndim=len(input_shape), options=config.likelihood_options
+    )
+    prior_options = {"num_components": config.prior_components} if config.prior_components else {}
+    prior = priors.get(config.prior, **prior_options)
+    options = {
+        "likelihood": likelihood,
+        "prior": prior,
+        "beta": config.beta,
+        "seed": seed,
+        "free_bits": config.free_bits,
+        "iw_samples": config.iw_samples,
+        "log_var_range": config.log_var_range,
+        "name": f"vae_{config.name}",
+    }
+    if config.stochastic_layers == 2:
+        model = build_hierarchical(config, input_shape, **options)
+        model.build((None, *input_shape))
+        return model
+    encoder, decoder = networks.build_networks(
+        config.architecture,
+        input_shape,
+        likelihood.param_shape(input_shape),
+        config.latent_dim,
+        hidden_units=tuple(config.hidden_units),
+        activation=config.activation,
+    )
+    model = VAE(encoder, decoder, **options)
+    model.build((None, *input_shape))
+    return model
