@@ -159,8 +159,9 @@ PARSED_FLAG_SAMPLES = {
     "log_var_range": ("-6,2", [-6.0, 2.0]),
     "likelihood_options": ("window=5", {"window": 5}),
 }
-# By type, a value every field of that type accepts, none of them its default.
+# By type, a value the fields of that type accept, none of them its default; then the exceptions.
 TYPED_FLAG_SAMPLES = {int: ("2", 2), float: ("0.25", 0.25), str: ("x", "x")}
+FIELD_FLAG_SAMPLES = {"vocab_size": ("100", 100)}  # at least the 4 special tokens and one more
 NON_FIELD_FLAGS = {"--help", "--backend", "--debug", "--config", "--print-config", "--model"}
 NON_FIELD_FLAGS |= {"--out", "--resume", "--overwrite", "--verbose"}
 
@@ -192,6 +193,9 @@ def test_every_config_field_has_a_train_flag_that_reaches_it(capsys):
                 argv = [f"{flag}={text}"]  # one token: "-6,2" alone would read as an option
             elif hints[f.name] is bool:
                 argv, expected = [flag], not default
+            elif f.name in FIELD_FLAG_SAMPLES:
+                text, expected = FIELD_FLAG_SAMPLES[f.name]
+                argv = [flag, text]
             elif cli["choices"]:
                 expected = next(c for c in cli["choices"] if c != default)
                 argv = [flag, expected]
@@ -573,3 +577,12 @@ def test_train_report_of_an_early_stopped_run_says_what_ran(capsys):
         out = capsys.readouterr().out
         assert expected in out, out
     assert "best epoch's, 194" in out
+
+
+def test_the_cli_parser_imports_neither_keras_nor_numpy():
+    """`vaekit --help` and argument errors answer at once: nothing heavy is imported to build them."""
+    code = (
+        "import sys, vaekit.cli; vaekit.cli.build_parser(); "
+        "heavy = sorted({'keras', 'numpy'} & set(sys.modules)); assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

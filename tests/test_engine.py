@@ -3,11 +3,11 @@
 import keras
 import numpy as np
 import pytest
-from vaekit.models.build import build_vae
 
 from vaekit.backends.fast_loop import fit_fast
 from vaekit.data.order import EpochBatches
 from vaekit.errors import ConfigError
+from vaekit.models.build import build_vae
 from vaekit.training.callbacks import EarlyStop, KLWarmup, cosine_decay
 
 
@@ -24,7 +24,7 @@ def _model(shape, seed=0, **overrides):
 def _assert_traced_on_torch(model):
     """On PyTorch the fast engine replays a trace of the step for this model, not `train_step`."""
     if keras.backend.backend() == "torch":
-        from vaekit.backends.torch_runner import TorchRunner
+        from vaekit.backends.torch_backend import Runner as TorchRunner
 
         assert TorchRunner(model).lean
 
@@ -289,7 +289,7 @@ def test_training_noise_is_the_draw_call_makes(preset):
 def test_only_models_a_trace_reproduces_are_traced(data):
     from keras import layers
 
-    from vaekit.backends.torch_runner import traceable
+    from vaekit.backends.torch_backend import traceable
     from vaekit.models.vae import VAE
 
     assert traceable(_model(data.shape[1:]))
@@ -362,7 +362,7 @@ def test_hierarchical_and_other_optimizers_match_plain_fit(data):
 def test_convolutional_models_match_plain_fit(data, preset, likelihood):
     """Convolutional models (one compiled step per batch on JAX and TensorFlow, whose XLA loops
     slow convolutions tenfold) end where `fit` ends."""
-    from vaekit.backends.fast_loop import _has_convolutions
+    from vaekit.backends import has_convolutions
 
     batches = EpochBatches(data[:72], 32, seed=2)  # 2 full batches and a padded one of 8
     models = []
@@ -376,7 +376,7 @@ def test_convolutional_models_match_plain_fit(data, preset, likelihood):
         model.compile(optimizer=keras.optimizers.Adam(2e-3), jit_compile=jit)
         models.append(model)
     plain, fast = models
-    assert _has_convolutions(fast) and not _has_convolutions(_model(data.shape[1:]))
+    assert has_convolutions(fast) and not has_convolutions(_model(data.shape[1:]))
     expected = plain.fit(
         batches.stream(0), steps_per_epoch=len(batches), epochs=2, shuffle=False, verbose=0
     )

@@ -247,3 +247,22 @@ def test_monte_carlo_kl_of_the_elbo_is_exact_for_sharp_posteriors(layers):
     got = kl(noise) - kl(np.zeros_like(noise))  # only the z2 draw's log q differs (see above)
     expected = -0.5 * (noise[:, : model.latent_dim].astype("float64") ** 2).sum(1)
     np.testing.assert_allclose(got, expected, atol=1e-2)
+
+
+def test_mutual_information_is_zero_for_one_shared_posterior_and_log_n_for_distinct_ones(
+    monkeypatch,
+):
+    from vaekit.evaluation import information
+
+    rng = np.random.default_rng(0)
+    shared = np.tile(rng.normal(size=(1, 3)), (50, 1))
+    mi = information.posterior_mutual_information(shared, np.zeros((50, 3)), seed=1)
+    assert mi == pytest.approx(0.0, abs=1e-9)
+    apart = np.arange(50, dtype="float64")[:, None] * np.ones((1, 3)) * 10  # far beyond their std
+    mi = information.posterior_mutual_information(apart, np.full((50, 3), -4.0), seed=1)
+    assert mi == pytest.approx(np.log(50), abs=1e-6)  # the estimator's ceiling, log N
+    mean, log_var = rng.normal(size=(40, 4)), rng.normal(size=(40, 4)) - 1
+    whole = information.posterior_mutual_information(mean, log_var, seed=2)
+    monkeypatch.setattr(information, "ELEMENTS_PER_BLOCK", 7)  # one row per block
+    assert information.posterior_mutual_information(mean, log_var, seed=2) == pytest.approx(whole)
+    assert 0 < whole < np.log(40)

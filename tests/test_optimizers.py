@@ -44,9 +44,8 @@ def test_optimizers_by_name_and_serialization():
 def test_the_pytorch_engine_fuses_only_keras_own_adam(binary_images):
     """The PyTorch engine's fused update is Keras' Adam maths: used for Keras' Adam (a subclass of
     it on PyTorch), never for an Adam subclass with its own update."""
+    from vaekit.backends.torch_backend import _TorchAdam
     from vaekit.models.build import build_vae
-
-    from vaekit.backends.torch_runner import _TorchAdam
 
     model = build_vae(binary_images.shape[1:], "seed", hidden_units=[4], latent_dim=2)
     variables = model.trainable_variables

@@ -328,3 +328,20 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     resumed = _cli("train", "--resume", run, "--epochs", state["epochs_done"] + 1)
     assert resumed.wait(timeout=600) == 0, resumed.communicate()
     assert (run / "model.keras").is_file()
+
+
+def test_the_cyclical_kl_schedule_ramps_over_the_first_half_of_each_cycle():
+    from vaekit.training.callbacks import KLCycles
+
+    assert [KLCycles(2, 10).scale(e) for e in range(10)] == pytest.approx(
+        [1 / 3, 2 / 3, 1, 1, 1, 1 / 3, 2 / 3, 1, 1, 1]
+    )
+    # Three cycles of 3 epochs; the last one takes the leftover epoch.
+    assert [KLCycles(3, 10).scale(e) for e in range(10)] == [0.5, 1, 1, 0.5, 1, 1, 0.5, 1, 1, 1]
+    cfg = _small_config(epochs=4)
+    cfg.train.kl_cycles, cfg.train.kl_warmup_epochs = 2, 2
+    with pytest.raises(config_lib.ConfigError, match="one KL schedule"):
+        cfg.validate()
+    cfg.train.kl_warmup_epochs, cfg.train.kl_cycles = 0, 5
+    with pytest.raises(config_lib.ConfigError, match="kl_cycles <= train.epochs"):
+        cfg.validate()

@@ -17,8 +17,14 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vaekit.data.dataset import BINARIZE_MODES
 from vaekit.errors import ConfigError
+
+# How grey images become binary: kept (none), sampled once (static), re-sampled every epoch (dynamic).
+BINARIZE_MODES = ("none", "static", "dynamic")
+# How text becomes tokens: whitespace-separated words (PTB's convention) or single characters.
+TOKEN_LEVELS = ("word", "char")
+MIN_VOCAB_SIZE = 5  # the four specials (<pad>, <bos>, <eos>, <unk>) and at least one token
+MAX_TEXT_LENGTH = 10_000  # tokens per example: a sanity bound (memory), far above sentences
 
 
 def option(
@@ -55,7 +61,7 @@ def option(
 
 @dataclass
 class DataConfig:
-    # A name (shapes, mnist, fashion_mnist, binarized_mnist) or a path
+    # A name (shapes, mnist, fashion_mnist, binarized_mnist, ptb, shakespeare, sentences) or a path
     dataset: str = option("shapes", help="dataset name or path (default {default})")
     # Carved from train when the source has no validation split of its own
     val_fraction: float = option(0.1, help="validation share (default {default})")
@@ -63,6 +69,16 @@ class DataConfig:
     binarize: str = option("none", choices=BINARIZE_MODES, help="default {default}")
     # Keep at most this many examples per split (quick experiments, tests)
     limit: int | None = option(None, help="at most this many examples per split")
+    # Text only (ignored by images): word (whitespace tokens, as PTB) | char
+    tokens: str = option(
+        "word", choices=TOKEN_LEVELS, help="text: word or char (default {default})"
+    )
+    # Text only: keep the most frequent training tokens, the 4 specials included (unset: all)
+    vocab_size: int | None = option(None, help="text: vocabulary size, specials included")
+    # Text only: training tokens seen fewer times become <unk>
+    min_count: int = option(1, help="text: rarer training tokens become <unk> (default {default})")
+    # Text only: tokens per example; longer lines are truncated and counted (info["truncated"])
+    max_length: int = option(50, help="text: tokens per example (default {default})")
 
     def validate(self):
         if not self.dataset:
@@ -78,6 +94,19 @@ class DataConfig:
         if self.limit is not None and self.limit < 1:
             raise ConfigError(
                 f"Expected data.limit >= 1 (or unset for all). Received: {self.limit}"
+            )
+        if self.tokens not in TOKEN_LEVELS:
+            raise ConfigError(f"Expected data.tokens in {TOKEN_LEVELS}. Received: {self.tokens!r}")
+        if self.vocab_size is not None and self.vocab_size < MIN_VOCAB_SIZE:
+            raise ConfigError(
+                f"Expected data.vocab_size >= {MIN_VOCAB_SIZE} (the 4 special tokens and at least "
+                f"one more), or unset for all. Received: {self.vocab_size}"
+            )
+        if self.min_count < 1:
+            raise ConfigError(f"Expected data.min_count >= 1. Received: {self.min_count}")
+        if not 1 <= self.max_length <= MAX_TEXT_LENGTH:
+            raise ConfigError(
+                f"Expected data.max_length in [1, {MAX_TEXT_LENGTH}]. Received: {self.max_length}"
             )
 
 
@@ -276,6 +305,26 @@ MODEL_PRESETS = {
         "latent_dim": 40,
         "prior": "vampprior",
     },
+    # Bowman et al. (2016)'s sentence VAE: a GRU reads the tokens, z sets a GRU decoder's initial
+    # state and is fed at every step; word dropout makes the decoder lean on z. Sized for a CPU.
+    "sentence": {
+        "architecture": "recurrent",
+        "hidden_units": [256],
+        "activation": "tanh",
+        "latent_dim": 32,
+        "likelihood": "autoregressive_categorical",
+        "likelihood_options": {"hidden": 256, "embedding_dim": 128, "word_dropout": 0.25},
+    },
+    # Its baseline: the same decoder with z ignored, a language model of the same size (its KL
+    # falls to zero, so its NLL is the LM's).
+    "sentence_lm": {
+        "architecture": "recurrent",
+        "hidden_units": [256],
+        "activation": "tanh",
+        "latent_dim": 32,
+        "likelihood": "autoregressive_categorical",
+        "likelihood_options": {"hidden": 256, "embedding_dim": 128, "condition": False},
+    },
 }
 
 
@@ -313,6 +362,12 @@ class TrainConfig:
     learning_rate_schedule: str = option("constant", choices=SCHEDULES, help="default {default}")
     # KL weight grows linearly from 0 to beta over this many epochs
     kl_warmup_epochs: int = option(0, help="grow the KL weight from 0 over N epochs")
+    # Fu et al. (2019): the warm-up repeated, so a text decoder cannot settle without z
+    kl_cycles: int = option(
+        0,
+        help="cyclical KL schedule: N cycles over the run, the KL weight growing from 0 to beta "
+        "over the first half of each (0 off)",
+    )
     # Stop after this many epochs without a better val loss; keep the best (0: off)
     patience: int = option(
         0, help="early stopping: epochs without a better val loss (keeps the best; 0 off)"
@@ -346,12 +401,22 @@ class TrainConfig:
                 f"Expected train.learning_rate_schedule in {SCHEDULES}. "
                 f"Received: {self.learning_rate_schedule!r}"
             )
-        for name in ("steps_per_call", "kl_warmup_epochs", "patience"):
+        for name in ("steps_per_call", "kl_warmup_epochs", "kl_cycles", "patience"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"Expected train.{name} >= 0. Received: {getattr(self, name)}")
         for name in ("epochs", "batch_size", "steps_per_execution"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"Expected train.{name} >= 1. Received: {getattr(self, name)}")
+        if self.kl_warmup_epochs and self.kl_cycles:
+            raise ConfigError(
+                "Expected one KL schedule: train.kl_warmup_epochs or train.kl_cycles. "
+                f"Received: kl_warmup_epochs={self.kl_warmup_epochs}, kl_cycles={self.kl_cycles}"
+            )
+        if self.kl_cycles > self.epochs:
+            raise ConfigError(
+                f"Expected train.kl_cycles <= train.epochs (a cycle lasts at least an epoch). "
+                f"Received: kl_cycles={self.kl_cycles}, epochs={self.epochs}"
+            )
         if not math.isfinite(self.learning_rate) or self.learning_rate <= 0:
             raise ConfigError(
                 f"Expected train.learning_rate to be a finite number > 0. Received: {self.learning_rate}"

@@ -5,7 +5,7 @@
       model.keras        the trained model (MODEL_FILE)
       history.csv        one row per epoch (HISTORY_FILE)
       metrics.json       final figures, timings, backend (METRICS_FILE)
-      samples.png        prior samples of the trained model (SAMPLES_FILE)
+      samples.png        prior samples of the trained model (SAMPLES_FILE; samples.txt for text)
       checkpoints/       the last and best epochs and state.json (CHECKPOINT_DIR, STATE_FILE)
       snapshots/         pictures every N epochs (SNAPSHOT_DIR); tensorboard/ (TENSORBOARD_DIR)
       .vaekit.lock       the writer's lock (LOCK_FILE)

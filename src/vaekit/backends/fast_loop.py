@@ -8,7 +8,7 @@ compiled call with each backend's own means:
 - JAX: a `jax.jit`-compiled `lax.fori_loop` over the epoch's batches;
 - TensorFlow: an XLA-compiled `tf.function` loop (convolutional models: one `tf.function` step per
   batch, without XLA);
-- PyTorch: a loop replaying a `torch.jit.trace` of the forward pass and loss (`torch_engine`).
+- PyTorch: a loop replaying a `torch.jit.trace` of the forward pass and loss.
 
 On JAX and TensorFlow each step is Keras' own `train_step`, so the loss, the optimizer update and the
 metrics are those of `fit`; on PyTorch the traced step computes the same things (tests hold the
@@ -25,7 +25,7 @@ import math
 import keras
 import numpy as np
 
-from vaekit.backends.torch_runner import TorchRunner
+from vaekit import backends
 
 CALLS_PER_EPOCH = 10  # progress updates (and Ctrl-C checks) per epoch when steps_per_call is auto
 VALIDATION_BATCH_SIZE = 500  # scoring keeps no gradients: big batches only save dispatch time
@@ -180,7 +180,7 @@ def _runner(model):
     """The model's runner, kept on it so repeated calls reuse the compiled loop (as `fit` does)."""
     cached = getattr(model, "_vaekit_runner", None)
     if cached is None or cached.optimizer is not model.optimizer:
-        cached = RUNNERS[keras.backend.backend()](model)
+        cached = backends.current().Runner(model)
         cached.optimizer = model.optimizer
         model._vaekit_runner = cached
     return cached
@@ -188,128 +188,3 @@ def _runner(model):
 
 def _metrics(model):
     return {k: float(v) for k, v in model.get_metrics_result().items()}
-
-
-class _JaxRunner:
-    """Steps under one `jax.jit`: `fori_loop` over rows of the batch-index matrix.
-
-    A model with convolutions runs one compiled step per row instead: XLA on the CPU runs
-    convolutions inside a loop 13-17x slower than the same convolutions alone (a `conv` step took
-    3.2 s in a `fori_loop` or `scan`, 0.19 s alone), and such a step is long enough that the Python
-    between steps costs nothing.
-    """
-
-    pads_last_batch = True  # one compiled shape for every batch
-
-    def __init__(self, model):
-        import jax
-
-        self.jax, self.model = jax, model
-        shape = (-1, *model.data_shape)
-
-        def step(i, state, x, index, weights):
-            batch = jax.numpy.take(x, index[i], axis=0).reshape(shape)  # (batch, *data_shape)
-            _, state = model.train_step(state, (batch, None, weights[i]))
-            return state
-
-        def run(state, x, index, weights, start, stop):
-            body = lambda i, state: step(i, state, x, index, weights)  # noqa: E731
-            return jax.lax.fori_loop(start, stop, body, state)
-
-        self.per_step = _has_convolutions(model)
-        if self.per_step:
-            self._step = jax.jit(step, donate_argnums=1)
-        else:
-            self._run = jax.jit(run)
-
-    def put(self, array):
-        return self.jax.device_put(array)
-
-    def run(self, x, index, weights, start, stop):
-        model = self.model
-        groups = (
-            model.trainable_variables,
-            model.non_trainable_variables,
-            model.optimizer.variables,
-            model.metrics_variables,
-        )
-        state = tuple([v.value for v in group] for group in groups)
-        if self.per_step:
-            # The first step's state is the variables' own arrays: copied, as donation consumes it.
-            state = self.jax.tree.map(lambda a: a.copy(), state)
-            for i in range(start, stop):
-                state = self._step(np.int32(i), state, x, index, weights)
-        else:
-            state = self._run(state, x, index, weights, np.int32(start), np.int32(stop))
-        for group, values in zip(groups, state, strict=True):
-            for variable, value in zip(group, values, strict=True):
-                variable.assign(value)
-
-
-class _TensorFlowRunner:
-    """Steps in one XLA-compiled `tf.function` loop over rows of the batch-index matrix.
-
-    A model with convolutions runs one `tf.function` step per row, without XLA: XLA's CPU loops make
-    convolutions 10x slower here too (see `_JaxRunner`), and XLA's compile of one conv training step
-    took 2-6 minutes on a 2-core CPU, where TensorFlow's own kernels train as fast (measured on the
-    CPU only; BENCHMARKS.md).
-    """
-
-    pads_last_batch = True
-
-    def __init__(self, model):
-        import tensorflow as tf
-
-        self.tf, self.model = tf, model
-        shape = (-1, *model.data_shape)
-
-        def step(x, index, weights, i):
-            model.train_step((tf.reshape(tf.gather(x, index[i]), shape), None, weights[i]))
-
-        @tf.function(jit_compile=True, reduce_retracing=True)
-        def run(x, index, weights, start, stop):
-            for i in tf.range(start, stop):
-                step(x, index, weights, i)
-            return stop
-
-        self.per_step = _has_convolutions(model)
-        self._run = run
-        self._step = tf.function(step, jit_compile=False, reduce_retracing=True)
-
-    def put(self, array):
-        return self.tf.convert_to_tensor(array)
-
-    def run(self, x, index, weights, start, stop):
-        if self.per_step:
-            for i in range(start, stop):
-                self._step(x, index, weights, self.tf.constant(i))
-        else:
-            self._run(x, index, weights, self.tf.constant(start), self.tf.constant(stop))
-
-
-def _has_convolutions(model):
-    """Whether any layer of `model` (nested models included) convolves: a Keras convolution, or a
-    layer that says so with a true `convolves` attribute (the local autoregressive likelihood's
-    hidden term)."""
-    from vaekit.models.layers import SubpixelConv2DTranspose
-
-    kinds = (
-        keras.layers.Conv1D,
-        keras.layers.Conv2D,
-        keras.layers.Conv3D,
-        keras.layers.Conv1DTranspose,
-        keras.layers.Conv2DTranspose,
-        keras.layers.Conv3DTranspose,
-        keras.layers.DepthwiseConv1D,
-        keras.layers.DepthwiseConv2D,
-        keras.layers.SeparableConv1D,
-        keras.layers.SeparableConv2D,
-        SubpixelConv2DTranspose,
-    )
-    return any(
-        isinstance(layer, kinds) or getattr(layer, "convolves", False)
-        for layer in model._flatten_layers(include_self=False)
-    )
-
-
-RUNNERS = {"jax": _JaxRunner, "tensorflow": _TensorFlowRunner, "torch": TorchRunner}

@@ -137,3 +137,8 @@ def _torch_draw_state(seed_dtype):
             torch.tensor([0, 1], dtype=seed_dtype),
         )
     return made[seed_dtype]
+
+
+def all_layers(model):
+    """Every layer inside `model`, nested models' included (Keras' `_flatten_layers`)."""
+    return model._flatten_layers(include_self=False)

@@ -2,7 +2,10 @@
 
 import json
 
+import vaekit
+from vaekit import atomic
 from vaekit.cli.args import bounded, output_path
+from vaekit.cli.pictures import load_run_data, spread
 from vaekit.errors import VaekitError
 
 MAX_IMPORTANCE_SAMPLES = 1_000_000
@@ -41,29 +44,22 @@ def add_parser(sub, common):
 
 
 def cmd_evaluate(args):
-    from vaekit import atomic
-    from vaekit.cli.pictures import load_run_data, spread
-    from vaekit.evaluation.nll import evaluate
-    from vaekit.models.saving import load_model, load_run_config
-
     out = None
     if args.out or not args.json:
         name = f"evaluation-{args.split}-k{args.importance_samples}.json"
         out = output_path(args, args.run, name)
-    model = load_model(args.run)
+    model = vaekit.load_model(args.run)
     data = load_run_data(args, model)
     x = data.split(args.split)[0]
-    run_cfg = load_run_config(args.run)
+    run_cfg = vaekit.load_run_config(args.run)
     if run_cfg is not None and run_cfg.data.binarize == "dynamic" and args.dataset is None:
         # Trained on fresh binary draws each epoch, scored (as in training) on one fixed draw.
-        from vaekit.data.order import scored_split
-
-        x = scored_split(x, args.split, run_cfg.train.seed)
+        x = vaekit.scored_split(x, args.split, run_cfg.train.seed)
     if args.limit:
         x = x[spread(len(x), args.limit)]
     if not len(x):
         raise VaekitError(f"The {args.split} split of {data.name} is empty; nothing to evaluate.")
-    result = evaluate(
+    result = vaekit.evaluate(
         model,
         x,
         args.importance_samples,
@@ -77,11 +73,18 @@ def cmd_evaluate(args):
         print(json.dumps(result))
         return 0
     bpd = f", {result['bits_per_dim']:.4f} bits/dim" if result["bits_per_dim"] is not None else ""
+    if result.get("perplexity") is not None:  # text: per token, <eos> counted
+        bpd = f", perplexity {result['perplexity']:.2f}"
     print(
         f"{data.name} {args.split} (n={result['n']}): NLL {result['nll']:.2f} nats "
         f"(K={result['k']}, +/- {result['nll_standard_error'] or 0:.2f}){bpd}; "
         f"negative ELBO {result['elbo']:.2f} = reconstruction {result['reconstruction']:.2f} "
         f"+ KL {result['kl']:.2f}; active units {result['active_units']} of {result['latent_dim']}"
+        + (
+            f"; I(x; z) {result['mutual_information']:.2f} nats"
+            if result["mutual_information"] is not None
+            else ""
+        )
     )
     print(f"Wrote {out}")
     return 0

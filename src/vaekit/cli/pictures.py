@@ -1,29 +1,41 @@
 """Commands that look at a trained model: sample, reconstruct, interpolate, traverse, manifold,
-latent, curves, info. Each loads the model, asks `vaekit.pictures.generation` for numpy arrays and hands them
-to `vaekit.pictures.plots`."""
+latent, curves, info. Each loads the model, asks the public API for numpy arrays (`vaekit.traverse`,
+`vaekit.manifold`, ...) and hands them to its figures (`vaekit.save_traversal`, ...)."""
 
-import numpy as np
-
+import vaekit
 from vaekit import config as config_lib
 from vaekit.cli.args import bounded, dims_pair, output_path, seed_int
 from vaekit.errors import VaekitError
 
 
 def add_parsers(sub, common):
-    p = sub.add_parser("sample", parents=[common], help="decode prior draws into an image grid")
+    p = sub.add_parser(
+        "sample", parents=[common], help="decode prior draws: an image grid, or sentences"
+    )
     p.add_argument("run", metavar="RUN_DIR_OR_MODEL")
-    p.add_argument("--num", type=bounded(int, 1, 10000), default=64, help="images (default 64)")
+    p.add_argument(
+        "--num", type=bounded(int, 1, 10000), default=64, help="images or sentences (default 64)"
+    )
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument(
         "--temperature",
         type=bounded(float, 0, 100),
         default=1.0,
-        help="scale of the prior draws (default 1)",
+        help="images: scale of the prior draws; text: of the softmax over tokens (default 1)",
+    )
+    p.add_argument(
+        "--greedy",
+        action="store_true",
+        help="text: the most likely token at each step (default: drawn at --temperature)",
     )
     p.add_argument(
         "--ncols", type=bounded(int, 1, 10000), help="images per row (default: a square grid)"
     )
-    p.add_argument("--out", help="PNG to write (default RUN_DIR/sample-seedS.png)")
+    p.add_argument(
+        "--out",
+        help="PNG to write (default RUN_DIR/sample-seedS.png); text: a .txt file (default: "
+        "stdout only)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_sample)
 
@@ -99,14 +111,23 @@ def add_parsers(sub, common):
 
 
 def cmd_sample(args):
-    from vaekit.models.saving import load_model
-    from vaekit.pictures.plots import save_image_grid
-
+    model = vaekit.load_model(args.run)
+    if vaekit.kind_of(model) == "text":
+        sentences = vaekit.prior_sentences(
+            model, args.num, seed=args.seed, temperature=args.temperature, greedy=args.greedy
+        )
+        print("\n".join(sentences))
+        if args.out:
+            out = output_path(args, args.run, "samples.txt")
+            vaekit.write_lines(sentences, out)
+            print(f"Wrote {args.num} sentences to {out}")
+        return 0
+    if args.greedy:
+        raise VaekitError("--greedy decodes text; expected a text model. Received an image model.")
     out = output_path(args, args.run, f"sample-seed{args.seed}.png")
-    model = load_model(args.run)
     images = model.sample(args.num, seed=args.seed, temperature=args.temperature)
     ncols = min(args.ncols, args.num) if args.ncols else None  # no empty columns
-    save_image_grid(images, out, ncols=ncols)
+    vaekit.save_image_grid(images, out, ncols=ncols)
     print(f"Wrote {args.num} samples to {out}")
     return 0
 
@@ -114,25 +135,32 @@ def cmd_sample(args):
 def load_run_data(args, model):
     """The data a picture command shows: the run's own splits (so e.g. `test` holds exactly the
     images training never saw), or --dataset with the run's split options."""
-    from vaekit.data import load_dataset
-    from vaekit.models.saving import load_run_config
-
-    run_cfg = load_run_config(args.run)
+    run_cfg = vaekit.load_run_config(args.run)
     if args.dataset is None and run_cfg is None:
         raise VaekitError(
             "No --dataset given and no config.toml beside the model; pass --dataset SPEC."
         )
-    data_cfg = run_cfg.data if run_cfg else config_lib.DataConfig()
+    data_cfg = run_cfg.data if run_cfg else vaekit.DataConfig()
     seed = run_cfg.train.seed if run_cfg else 0
     if args.dataset is not None and args.dataset != data_cfg.dataset:
-        data_cfg = config_lib.DataConfig(dataset=args.dataset, val_fraction=data_cfg.val_fraction)
-    data = load_dataset(
+        data_cfg = vaekit.DataConfig(dataset=args.dataset, val_fraction=data_cfg.val_fraction)
+    data = vaekit.load_dataset(
         data_cfg.dataset,
         val_fraction=data_cfg.val_fraction,
         binarize="static" if data_cfg.binarize == "static" else "none",
         limit=data_cfg.limit,
         seed=seed,
+        tokens=data_cfg.tokens,
+        vocab_size=data_cfg.vocab_size,
+        min_count=data_cfg.min_count,
+        max_length=data_cfg.max_length,
     )
+    codec = vaekit.model_codec(model)
+    if codec is not None and data.codec != codec:
+        raise VaekitError(
+            f"Dataset {data_cfg.dataset} encodes its text with another vocabulary than the "
+            f"model's; expected the run's own data (omit --dataset)."
+        )
     if tuple(data.shape) != tuple(model.data_shape):
         raise VaekitError(
             f"Dataset {data_cfg.dataset} has images of shape {tuple(data.shape)}; "
@@ -142,15 +170,12 @@ def load_run_data(args, model):
 
 
 def cmd_reconstruct(args):
-    from vaekit.models.saving import load_model
-    from vaekit.pictures.plots import save_reconstruction_grid
-
     out = output_path(args, args.run, f"reconstruct-{args.split}.png")
-    model = load_model(args.run)
+    model = images_only(vaekit.load_model(args.run), args)
     data = load_run_data(args, model)
     x = data.split(args.split)[0]
     x = x[spread(len(x), args.num)]  # spread over the split: sources are often sorted by class
-    save_reconstruction_grid(x, model.reconstruct(x), out)
+    vaekit.save_reconstruction_grid(x, model.reconstruct(x), out)
     print(
         f"Wrote {len(x)} originals ({args.split} split of {data.name}) above their reconstructions to {out}"
     )
@@ -158,12 +183,10 @@ def cmd_reconstruct(args):
 
 
 def cmd_interpolate(args):
-    from vaekit.models.saving import load_model
-    from vaekit.pictures import generation
-    from vaekit.pictures.figures import save_interpolation
+    import numpy as np  # not at the top: `vaekit --help` imports no numpy
 
     out = output_path(args, args.run, f"interpolate-{args.method}.png")
-    model = load_model(args.run)
+    model = images_only(vaekit.load_model(args.run), args)
     x = load_run_data(args, model).split(args.split)[0]
     if len(x) < 2:
         raise VaekitError(f"The {args.split} split has {len(x)} image(s); interpolation needs two.")
@@ -174,20 +197,18 @@ def cmd_interpolate(args):
     rows, labels = [], []
     for a, b in pick:
         for method in methods:
-            rows.append(generation.interpolate(model, x[a], x[b], steps=args.steps, method=method))
+            rows.append(vaekit.interpolate(model, x[a], x[b], steps=args.steps, method=method))
             labels.append(f"{method} {a}->{b}")
-    save_interpolation(np.stack(rows), out, labels=labels)
+    vaekit.save_interpolation(np.stack(rows), out, labels=labels)
     print(f"Wrote {len(rows)} interpolations ({', '.join(methods)}, {args.steps} steps) to {out}")
     return 0
 
 
 def cmd_traverse(args):
-    from vaekit.models.saving import load_model
-    from vaekit.pictures import generation
-    from vaekit.pictures.figures import save_traversal
+    import numpy as np  # not at the top: `vaekit --help` imports no numpy
 
     out = output_path(args, args.run, "traverse.png")
-    model = load_model(args.run)
+    model = images_only(vaekit.load_model(args.run), args)
     x = load_run_data(args, model).split(args.split)[0][: args.rank_on]
     values = np.linspace(-args.range, args.range, args.steps)
     base = (
@@ -195,44 +216,38 @@ def cmd_traverse(args):
         if args.index is not None
         else np.zeros(model.latent_dim, "float32")
     )
-    t = generation.traverse(model, x, num_dims=args.dims, values=values, base=base)
-    save_traversal(t.images, t.dims, t.kl, t.values, out)
+    t = vaekit.traverse(model, x, num_dims=args.dims, values=values, base=base)
+    vaekit.save_traversal(t.images, t.dims, t.kl, t.values, out)
     print(f"Wrote traversals of {len(t.dims)} latent dimensions (most informative first) to {out}")
     return 0
 
 
 def cmd_manifold(args):
-    from vaekit.models.saving import load_model
-    from vaekit.pictures import generation
-    from vaekit.pictures.figures import save_manifold
-
     out = output_path(args, args.run, "manifold.png")
-    model = load_model(args.run)
+    model = images_only(vaekit.load_model(args.run), args)
     x = None if args.dims else load_run_data(args, model).split(args.split)[0][:2000]
-    images, dims, values = generation.manifold(model, dims=args.dims, n=args.n, x=x)
-    save_manifold(images, dims, values, out)
+    images, dims, values = vaekit.manifold(model, dims=args.dims, n=args.n, x=x)
+    vaekit.save_manifold(images, dims, values, out)
     print(f"Wrote a {args.n}x{args.n} manifold over z{dims[0]} and z{dims[1]} to {out}")
     return 0
 
 
 def cmd_latent(args):
-    from vaekit.models.saving import load_model
-    from vaekit.pictures import generation
-    from vaekit.pictures.figures import save_latent_map
-
     out = output_path(args, args.run, f"latent-{args.split}.png")
-    model = load_model(args.run)
+    model = vaekit.load_model(args.run)
     data = load_run_data(args, model)
     x, y = data.split(args.split)
     x, y = x[: args.num], (None if y is None else y[: args.num])
     labels, names, what = _color_labels(data, y, args.color_by)
-    points, explained = generation.latent_map(model, x, progress=True)
+    points, explained = vaekit.latent_map(model, x, progress=True)
     title = f"Latent means of {len(x)} {args.split} images"
     if explained < 1:
         title += f" (PCA, {explained:.0%} of variance)"
     if what:
         title += f", coloured by {what}"
-    save_latent_map(points, out, labels=labels, label_names=names, explained=explained, title=title)
+    vaekit.save_latent_map(
+        points, out, labels=labels, label_names=names, explained=explained, title=title
+    )
     print(f"Wrote the latent map of {len(x)} {args.split} images to {out}")
     return 0
 
@@ -257,22 +272,19 @@ def _color_labels(data, y, color_by):
 
 
 def cmd_curves(args):
-    from vaekit.pictures.figures import save_curves
-    from vaekit.training.history import read_history
-
     out = output_path(args, args.run, "curves.png")
-    save_curves(read_history(args.run), out)
+    vaekit.save_curves(vaekit.read_history(args.run), out)
     print(f"Wrote training curves to {out}")
     return 0
 
 
 def cmd_info(args):
+    # Not public (its name is too vague for `vaekit.`): the options a likelihood takes, by its kind.
     from vaekit.models.likelihoods import option_names
-    from vaekit.models.saving import load_model, load_run_config, resolve_model_path
 
-    path = resolve_model_path(args.run)
-    cfg = load_run_config(args.run)
-    model = load_model(path)
+    path = vaekit.resolve_model_path(args.run)
+    cfg = vaekit.load_run_config(args.run)
+    model = vaekit.load_model(path)
     print(f"Model: {path}")
     if cfg is not None:
         print("\n# config.toml\n" + config_lib.to_toml(cfg))
@@ -280,21 +292,42 @@ def cmd_info(args):
     if metrics_file.is_file():
         print("# metrics.json\n" + metrics_file.read_text(encoding="utf-8"))
     likelihood = model.likelihood.kind
-    options = [f"{k}={getattr(model.likelihood, k)}" for k in option_names(likelihood)]
+    names = [k for k in option_names(likelihood) if k != "vocabulary"]  # shown on its own line
+    options = [f"{k}={getattr(model.likelihood, k)}" for k in names]
     if options:  # local_ar_bernoulli (window=3), gaussian (scale=0.1)
         likelihood += f" ({', '.join(options)})"
     print(
         f"data shape {model.data_shape}, latent_dim {model.latent_dim}, "
         f"likelihood {likelihood}, prior {model.prior.kind}, beta {model.beta}"
     )
+    codec = vaekit.model_codec(model)
+    if codec is not None:
+        print(
+            f"vocabulary {codec.size} tokens ({codec.level} level, specials included), "
+            f"max length {codec.max_length} tokens"
+        )
     model.summary()
     model.encoder.summary()
     model.decoder.summary()
     return 0
 
 
+def images_only(model, args):
+    """`model`, if it models images: the picture commands draw images (a text model samples
+    sentences with `vaekit sample`)."""
+    kind = vaekit.kind_of(model)
+    if kind != "images":
+        raise VaekitError(
+            f"vaekit {args.command} draws pictures; expected an image model. Received a {kind} "
+            f"model ({args.run}): try vaekit sample or vaekit evaluate."
+        )
+    return model
+
+
 def spread(n, k):
     """`min(n, k)` indices evenly spread over `range(n)`, first and last included."""
+    import numpy as np
+
     return np.unique(np.linspace(0, n - 1, min(n, k)).round().astype(int))
 
 

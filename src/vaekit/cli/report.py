@@ -3,7 +3,10 @@
 import json
 from pathlib import Path
 
+import vaekit
+from vaekit import run_dir
 from vaekit.cli.args import bounded, output_path, seed_int
+from vaekit.cli.pictures import _color_labels, load_run_data
 from vaekit.errors import VaekitError
 
 
@@ -21,68 +24,68 @@ def add_parser(sub, common):
 
 
 def cmd_report(args):
-
-    from vaekit.cli.pictures import _color_labels, load_run_data
-    from vaekit.models.saving import load_model
-    from vaekit.pictures import figures, generation, plots
-    from vaekit.pictures.report import Section, flatten, write_report
+    # Not public: a metrics-table helper with a name too vague for `vaekit.`, and the progress
+    # output of the CLI (it imports Keras, so not at the top: `vaekit --help` imports none).
+    from vaekit.pictures.report import flatten
     from vaekit.progress import progress_bar
-    from vaekit.run_dir import CONFIG_FILE
-    from vaekit.training.history import read_history
 
     run = Path(args.run)
-    if not (run / CONFIG_FILE).is_file():
-        raise VaekitError(f"{run} is not a run directory: it has no {CONFIG_FILE}.")
+    if not (run / run_dir.CONFIG_FILE).is_file():
+        raise VaekitError(f"{run} is not a run directory: it has no {run_dir.CONFIG_FILE}.")
     out = output_path(args, run, "report.html")
     if out.suffix.lower() not in (".html", ".htm"):
         raise VaekitError(f"Expected an output path ending in .html. Received: {out}")
-    model = load_model(run)
+    model = vaekit.load_model(run)
     steps = ["data", "curves", "samples", "reconstructions", "traversals", "latent map"]
     bar = progress_bar(len(steps), unit_name="section")
-    sections = [Section("Config", text=(run / CONFIG_FILE).read_text(encoding="utf-8"))]
+    sections = [
+        vaekit.Section("Config", text=(run / run_dir.CONFIG_FILE).read_text(encoding="utf-8"))
+    ]
     for name in ("metrics.json", *sorted(p.name for p in run.glob("evaluation*.json"))):
         if (run / name).is_file():
             table = flatten(json.loads((run / name).read_text(encoding="utf-8")))
             title = "Metrics" if name == "metrics.json" else f"Evaluation ({name})"
-            sections.append(Section(title, table=table))
+            sections.append(vaekit.Section(title, table=table))
 
     data = load_run_data(args, model)
     x, y = data.split(args.split)
     x, y = x[: args.num], (None if y is None else y[: args.num])
     bar.update(1)
     try:
-        curves = [("loss, reconstruction and KL per epoch", figures.curves_png(read_history(run)))]
+        curves = [
+            ("loss, reconstruction and KL per epoch", vaekit.curves_png(vaekit.read_history(run)))
+        ]
     except VaekitError as exc:  # an unfinished run may have no history yet
         curves, note = [], str(exc)
     else:
         note = None
-    sections.append(Section("Curves", images=curves, note=note))
+    sections.append(vaekit.Section("Curves", images=curves, note=note))
     bar.update(2)
-    samples = generation.prior_samples(model, 64, seed=args.seed)
+    samples = vaekit.prior_samples(model, 64, seed=args.seed)
     sections.append(
-        Section("Samples", images=[("64 prior samples", plots.grid_png(samples, ncols=8))])
+        vaekit.Section("Samples", images=[("64 prior samples", vaekit.grid_png(samples, ncols=8))])
     )
     bar.update(3)
     originals = x[:10]
-    recon = plots.reconstruction_png(originals, generation.reconstructions(model, originals))
+    recon = vaekit.reconstruction_png(originals, vaekit.reconstructions(model, originals))
     sections.append(
-        Section(
+        vaekit.Section(
             "Reconstructions", images=[(f"{args.split} images above their reconstructions", recon)]
         )
     )
     bar.update(4)
-    t = generation.traverse(model, x, num_dims=min(model.latent_dim, 10))
-    traversal = figures.traversal_png(t.images, t.dims, t.kl, t.values)
+    t = vaekit.traverse(model, x, num_dims=min(model.latent_dim, 10))
+    traversal = vaekit.traversal_png(t.images, t.dims, t.kl, t.values)
     sections.append(
-        Section("Traversals", images=[("most informative dimensions first", traversal)])
+        vaekit.Section("Traversals", images=[("most informative dimensions first", traversal)])
     )
     bar.update(5)
     labels, names, what = _color_labels(data, y, None)
-    points, explained = generation.latent_map(model, x)
-    latent = figures.latent_map_png(points, labels=labels, label_names=names, explained=explained)
+    points, explained = vaekit.latent_map(model, x)
+    latent = vaekit.latent_map_png(points, labels=labels, label_names=names, explained=explained)
     caption = f"means of {len(x)} {args.split} images" + (f", coloured by {what}" if what else "")
-    sections.append(Section("Latent map", images=[(caption, latent)]))
+    sections.append(vaekit.Section("Latent map", images=[(caption, latent)]))
     bar.update(6)
-    write_report(out, f"vaekit run {run.name}", sections, subtitle=str(run.resolve()))
+    vaekit.write_report(out, f"vaekit run {run.name}", sections, subtitle=str(run.resolve()))
     print(f"Wrote the report of {run} to {out}")
     return 0

@@ -6,6 +6,7 @@ import types
 import typing
 from pathlib import Path
 
+import vaekit
 from vaekit import config as config_lib
 from vaekit.errors import VaekitError
 
@@ -133,10 +134,8 @@ def cmd_train(args):
     if args.print_config:
         print(config_lib.to_toml(cfg), end="")
         return 0
-    from vaekit.training.run import train
-
     out = args.out or "runs/latest"
-    return _report(train(cfg, out, overwrite=args.overwrite, verbose=args.verbose), cfg)
+    return _report(vaekit.train(cfg, out, overwrite=args.overwrite, verbose=args.verbose), cfg)
 
 
 def _resume(args):
@@ -152,9 +151,7 @@ def _resume(args):
             f"--resume continues a run with its own config; drop --{given[0].replace('_', '-')} "
             f"(only --epochs may change)."
         )
-    from vaekit.training.run import resume
-
-    result = resume(args.resume, epochs=args.epochs, verbose=args.verbose)
+    result = vaekit.resume(args.resume, epochs=args.epochs, verbose=args.verbose)
     return _report(result, config_lib.load(Path(args.resume) / "config.toml"))
 
 
@@ -198,6 +195,6 @@ def _report(result, cfg):
     )
     print(
         f"Wrote run directory {result.run_dir}: config.toml, model.keras, history.csv, "
-        f"metrics.json, samples.png"
+        f"metrics.json, {m.get('samples_file', 'samples.png')}"
     )
     return 0

@@ -1,11 +1,14 @@
 """Datasets for vaekit: numpy arrays plus metadata, knowing nothing of models.
 
-`load_dataset(spec)` takes a dataset name (see `DATASETS`) or a path, and returns a `Dataset` whose
-images are float32 `(n, H, W, C)` in `[0, 1]`, split into train / validation / test. Every source
-goes through the same checks, splitting and binarization (`vaekit.data.dataset`).
+`load_dataset(spec)` takes a dataset name (see `DATASETS` and `TEXT_DATASETS`) or a path, and
+returns a `Dataset` split into train / validation / test. Its kind (`Dataset.kind`) is `"images"`
+(float32 `(n, H, W, C)` in `[0, 1]`) or `"text"` (int32 token ids `(n, max_length + 1)`, with the
+`Vocabulary` that made them as `Dataset.codec`, see `vaekit.data.text`). Every source goes through
+the same checks and splitting (`vaekit.data.dataset`).
 
-This package never imports Keras at import time (only the `mnist` / `fashion_mnist` loaders do,
-when called), so a program may pick the Keras backend after importing it.
+This package never imports Keras at import time (only the `mnist` / `fashion_mnist` loaders and
+the `ptb` / `shakespeare` downloads do, when called), so a program may pick the Keras backend after
+importing it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,17 @@ from vaekit.data.binarized_mnist import load_binarized_mnist
 from vaekit.data.dataset import BINARIZE_MODES, Dataset, build_dataset, check_options
 from vaekit.data.files import load_path
 from vaekit.data.keras_datasets import load_keras_dataset
+from vaekit.data.sentences import SENTENCE_FACTORS, load_sentences, make_sentences
 from vaekit.data.shapes import FACTOR_NAMES, SHAPE_NAMES, load_shapes, make_shapes, render_shapes
+from vaekit.data.text import (
+    build_text_dataset,
+    find_text_files,
+    load_ptb,
+    load_shakespeare,
+    load_text_file,
+    load_text_folder,
+)
+from vaekit.data.vocabulary import TOKEN_LEVELS, Vocabulary, check_text_options
 from vaekit.errors import DataError
 
 # Name -> loader. Each loader takes keyword options (data_dir, download, seed, limit,
@@ -28,7 +41,11 @@ _LOADERS = {
     "fashion_mnist": functools.partial(load_keras_dataset, "fashion_mnist"),
     "binarized_mnist": load_binarized_mnist,
 }
-DATASETS = tuple(_LOADERS)
+DATASETS = tuple(_LOADERS)  # the named image datasets
+_TEXT_LOADERS = {"ptb": load_ptb, "shakespeare": load_shakespeare, "sentences": load_sentences}
+TEXT_DATASETS = tuple(_TEXT_LOADERS)  # the named text datasets
+_LOADERS.update(_TEXT_LOADERS)
+_NAMES = ", ".join(_LOADERS)
 DATA_DIR_ENV = "VAEKIT_DATA_DIR"
 DEFAULT_DATA_DIR = os.path.join("~", ".cache", "vaekit")
 
@@ -37,9 +54,14 @@ __all__ = [
     "DATASETS",
     "Dataset",
     "FACTOR_NAMES",
+    "SENTENCE_FACTORS",
     "SHAPE_NAMES",
+    "TEXT_DATASETS",
+    "TOKEN_LEVELS",
+    "Vocabulary",
     "default_data_dir",
     "load_dataset",
+    "make_sentences",
     "make_shapes",
     "render_shapes",
 ]
@@ -59,6 +81,10 @@ def load_dataset(
     seed: int = 0,
     data_dir: str | None = None,
     download: bool = True,
+    tokens: str = "word",
+    vocab_size: int | None = None,
+    min_count: int = 1,
+    max_length: int = 50,
 ) -> Dataset:
     """Loads a dataset by name or path, split into train / validation / test.
 
@@ -68,11 +94,18 @@ def load_dataset(
     with one IDX set) first gives the same fraction of the pool to a test split. Carved splits
     keep the source's order. Everything random depends only on `seed`.
 
+    Text: the vocabulary is built from the training split (after `limit`) only; every split is
+    encoded with it (see `vaekit.data.text`). `tokens`, `vocab_size`, `min_count` and `max_length`
+    are checked for every source but only used by text.
+
     Args:
         spec: a name from `DATASETS` (`"shapes"`, `"mnist"`, `"fashion_mnist"`,
-            `"binarized_mnist"`) or a path: a folder of MNIST IDX files, a folder of PNG/JPEG
-            images (optionally one subfolder per class), an `.npz` or an `.npy` file. Names win
-            over same-named folders; write `./mnist` for a local folder.
+            `"binarized_mnist"`) or `TEXT_DATASETS` (`"ptb"`, `"shakespeare"`, `"sentences"`), or
+            a path: a folder of MNIST IDX files, a folder of PNG/JPEG images (optionally one
+            subfolder per class), an `.npz` or an `.npy` file, a `.txt` file (one example per
+            line), or a folder of text files (`train.txt` with optional `valid.txt` / `test.txt`,
+            or PTB's `ptb.train.txt`, ...). Names win over same-named folders; write `./mnist`
+            for a local folder.
         val_fraction: fraction carved out for validation (and test, for a single pool), in
             `(0, 0.5]`.
         binarize: `"none"` keeps grey values; `"static"` samples binary images once
@@ -83,8 +116,15 @@ def load_dataset(
         seed: non-negative integer for every random choice (splits, subsets, binarization,
             the generated `shapes` images).
         data_dir: cache folder for downloads (binarized MNIST lives in
-            `<data_dir>/binarized_mnist/`); default `default_data_dir()`.
+            `<data_dir>/binarized_mnist/`, PTB and tiny Shakespeare in `<data_dir>/text/`);
+            default `default_data_dir()`.
         download: whether missing files of vaekit's own downloads may be fetched.
+        tokens: text only: `"word"` (whitespace-separated, as PTB) or `"char"` tokens.
+        vocab_size: text only: at most this many token ids, the 4 specials (`<pad>`, `<bos>`,
+            `<eos>`, `<unk>`) included, keeping the most frequent; None keeps all (>= 5).
+        min_count: text only: training tokens seen fewer times become `<unk>` (>= 1).
+        max_length: text only: tokens per example, in [1, 10000]; longer lines are truncated and
+            counted in `info["truncated"]`.
 
     Returns:
         A `Dataset`.
@@ -99,6 +139,7 @@ def load_dataset(
     ((500, 28, 28, 1), True)
     """
     check_options(val_fraction, binarize, limit, seed)
+    check_text_options(tokens, vocab_size, min_count, max_length)
     options = dict(
         seed=int(seed),
         limit=None if limit is None else int(limit),
@@ -108,14 +149,23 @@ def load_dataset(
     )
     name, loader = _resolve(spec)
     source = loader(**options)
-    return build_dataset(
-        name,
-        source,
+    common = dict(
         val_fraction=options["val_fraction"],
         binarize=binarize,
         limit=options["limit"],
         seed=options["seed"],
     )
+    if source.kind == "text":
+        return build_text_dataset(
+            name,
+            source,
+            **common,
+            tokens=tokens,
+            vocab_size=None if vocab_size is None else int(vocab_size),
+            min_count=int(min_count),
+            max_length=int(max_length),
+        )
+    return build_dataset(name, source, **common)
 
 
 def _resolve(spec):
@@ -129,15 +179,28 @@ def _resolve(spec):
     key = text.strip().lower().replace("-", "_")
     if key in _LOADERS:
         return key, _LOADERS[key]
+    if os.path.isdir(text):
+        files = find_text_files(text)
+        if files:
+            return text, functools.partial(load_text_folder, text, files)
+        return text, functools.partial(load_path, text)
     if os.path.exists(text):
+        extension = os.path.splitext(text)[1].lower()
+        if extension == ".txt":
+            return text, functools.partial(load_text_file, text)
+        if extension not in (".npz", ".npy"):
+            raise DataError(
+                f"Cannot read {text} as a dataset: expected an .npz, .npy or .txt file, or a "
+                "folder of MNIST IDX files, PNG/JPEG images or text files (train.txt, ...)."
+            )
         return text, functools.partial(load_path, text)
     looks_like_path = os.sep in text or "/" in text or os.path.splitext(text)[1] != ""
     if looks_like_path:
         raise DataError(
-            f"Dataset path {text} does not exist: expected an existing folder or .npz/.npy file, "
-            f"or a dataset name ({', '.join(DATASETS)})."
+            f"Dataset path {text} does not exist: expected an existing folder or .npz/.npy/.txt "
+            f"file, or a dataset name ({_NAMES})."
         )
     raise DataError(
-        f"Unknown dataset {text!r}: expected one of {', '.join(DATASETS)}, or the path of an IDX "
-        "folder, image folder, .npz or .npy file."
+        f"Unknown dataset {text!r}: expected one of {_NAMES}, or the path of an IDX folder, "
+        "image folder, text folder, .npz, .npy or .txt file."
     )

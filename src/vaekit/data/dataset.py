@@ -1,9 +1,10 @@
 """The `Dataset` container and the steps every source shares: checking, splitting, binarizing.
 
-A source loader (shapes, binarized MNIST, Keras datasets, files) only reads its data and returns a
-`Source`: checked float32 arrays per split and some metadata. `build_dataset` then does the rest the
-same way for every source, so `val_fraction`, `limit`, `seed` and `binarize` mean one thing
-everywhere.
+A source loader (shapes, binarized MNIST, Keras datasets, files, text) only reads its data and
+returns a `Source`: checked arrays per split and some metadata. `split_source` then carves and
+limits the splits the same way for every kind of data, so `val_fraction`, `limit` and `seed` mean
+one thing everywhere; `build_dataset` finishes images (binarizing them), and each other kind's
+builder (`vaekit.data.text.build_text_dataset`) fits its codec on the training split.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from vaekit.config import BINARIZE_MODES
 from vaekit.errors import DataError
 
-BINARIZE_MODES = ("none", "static", "dynamic")
 SPLIT_NAMES = ("train", "val", "test")
 _SPLIT_ALIASES = {"train": "train", "val": "val", "validation": "val", "test": "test"}
 _RANGE_HINT = "expected values in [0, 1] (or 0..255 integers)"
@@ -28,19 +30,27 @@ _STREAM_TEST, _STREAM_VAL, _STREAM_LIMIT, _STREAM_BINARIZE = 1, 2, 3, 4
 
 @dataclass
 class Dataset:
-    """Images split into train / validation / test, with labels when the source has them.
+    """Examples split into train / validation / test, with labels when the source has them.
 
-    Every image array is float32 with shape `(n, H, W, C)` and values in `[0, 1]`; grey images have
-    `C=1`. Labels are int64 `(n,)` class ids, float32 `(n, F)` generative factors, or `None`.
+    The kind of data is `info["kind"]` (also `Dataset.kind`): `"images"` or `"text"`.
+    Images are float32 `(n, H, W, C)` arrays with values in `[0, 1]`; grey images have `C=1`.
+    Text examples are int32 `(n, max_length + 1)` token ids: the tokens, then `<eos>`, then
+    `<pad>` (see `vaekit.data.text`). Labels are int64 `(n,)` class ids, float32 `(n, F)`
+    generative factors, or `None`.
 
     Attributes:
-        name: the dataset name (`"shapes"`, `"mnist"`, ...) or the path it was loaded from.
-        x_train, x_val, x_test: float32 `(n, H, W, C)` images in `[0, 1]`.
-        y_train, y_val, y_test: labels for the matching images, or `None`.
-        info: metadata. Always holds `"source"` (where the data came from), `"label_names"` (a list
-            of names, or `None`), `"binary"` (all values are 0 or 1), `"eight_bit"` (all values are
-            multiples of 1/255) and `"binarize"` (`"none"`, `"static"` or `"dynamic"`; with
-            `"dynamic"` the training loop re-samples binary images from the grey values each epoch).
+        name: the dataset name (`"shapes"`, `"mnist"`, `"ptb"`, ...) or the path it was loaded from.
+        x_train, x_val, x_test: the examples, as above.
+        y_train, y_val, y_test: labels for the matching examples, or `None`.
+        info: plain metadata (strings, numbers, lists, dicts). Always holds `"kind"`, `"source"`
+            (where the data came from), `"label_names"` (a list of names, or `None`) and
+            `"binarize"` (`"none"`, `"static"` or `"dynamic"`; with `"dynamic"` the training loop
+            re-samples binary images from the grey values each epoch). Images also hold `"binary"`
+            (all values are 0 or 1) and `"eight_bit"` (all values are multiples of 1/255); text
+            holds `"tokens"`, `"vocab_size"`, `"max_length"`, `"truncated"` (examples cut to
+            `max_length`, per split) and `"empty_lines"` (blank lines skipped).
+        codec: what turns raw input into these arrays and back, saved with a model as plain config:
+            a `vaekit.data.vocabulary.Vocabulary` for text; `None` for images (their scaling is fixed).
 
     Example:
 
@@ -58,10 +68,16 @@ class Dataset:
     y_val: np.ndarray | None = field(default=None, repr=False)
     y_test: np.ndarray | None = field(default=None, repr=False)
     info: dict = field(default_factory=dict, repr=False)
+    codec: Any = field(default=None, repr=False)
 
     @property
-    def shape(self) -> tuple[int, int, int]:
-        """The shape of one image, `(H, W, C)`."""
+    def kind(self) -> str:
+        """`"images"` or `"text"` (`info["kind"]`; images when absent)."""
+        return self.info.get("kind", "images")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of one example: `(H, W, C)` for images, `(max_length + 1,)` for text."""
         return tuple(int(d) for d in self.x_train.shape[1:])
 
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -74,9 +90,20 @@ class Dataset:
         return getattr(self, f"x_{key}"), getattr(self, f"y_{key}")
 
     def summary(self) -> str:
-        """One line: name, image shape, split sizes and binarization."""
-        h, w, c = self.shape
+        """One line: name, example shape (or tokens and vocabulary), split sizes, binarization."""
         sizes = " / ".join(f"{s} {len(getattr(self, f'x_{s}'))}" for s in SPLIT_NAMES)
+        if self.kind == "text":
+            info = self.info
+            labels = ", labels" if self.y_train is not None else ""
+            truncated = info.get("truncated") or {}
+            cut = ""
+            if any(truncated.values()):
+                cut = ", truncated " + " / ".join(f"{s} {n}" for s, n in truncated.items())
+            return (
+                f"{self.name}: {info.get('tokens')} tokens, vocabulary {info.get('vocab_size')}, "
+                f"max length {info.get('max_length')}, {sizes}{labels}{cut}"
+            )
+        h, w, c = self.shape
         labels = "labels" if self.y_train is not None else "no labels"
         binarize = self.info.get("binarize", "none")
         extra = f", binarize={binarize}" if binarize != "none" else ""
@@ -92,6 +119,8 @@ class Source:
             has its own. Arrays are already checked with `as_images` / `as_labels`.
         source: where the data came from (a path, URL or generator), for `Dataset.info["source"]`.
         label_names: names of the label classes or factors, or `None`.
+        kind: `"images"` (the arrays are checked images) or `"text"` (1-D object arrays of lines,
+            encoded after splitting, by a vocabulary built on the training split).
         eight_bit: True when every image came from 8-bit integers (values are multiples of 1/255).
         prebinarized: True when the data is already a fixed binarization (binarize is then a no-op).
         extra_info: more entries for `Dataset.info` (e.g. "shape_names").
@@ -103,6 +132,7 @@ class Source:
     eight_bit: bool = False
     prebinarized: bool = False
     extra_info: dict = field(default_factory=dict)
+    kind: str = "images"
 
     def __post_init__(self):
         if "train" not in self.splits:
@@ -243,23 +273,39 @@ def check_options(val_fraction, binarize, limit, seed) -> None:
         raise DataError(f"Expected seed to be a non-negative integer. Received: seed={seed!r}")
 
 
-def build_dataset(
-    name: str, source: Source, *, val_fraction: float, binarize: str, limit, seed: int
-) -> Dataset:
-    """Splits, limits and binarizes a `Source` into a `Dataset` (see `load_dataset`)."""
+def split_source(source: Source, *, val_fraction: float, limit, seed: int) -> dict:
+    """`{"train": (x, y), "val": ..., "test": ...}`: a source's splits, carved and limited.
+
+    Kind-agnostic (the arrays only need indexing). A single pool first gives `val_fraction` of
+    itself to a test split, then the rest gives the same fraction to validation; then `limit` keeps
+    a random subset of each split. Every choice depends only on `seed`, in its own random stream.
+    """
     splits = dict(source.splits)
+    unit = "images" if source.kind == "images" else "examples"  # for messages
     if "test" not in splits:  # a single pool: carve the test split first, then validation
         splits["train"], splits["test"] = _carve(
-            splits["train"], val_fraction, _rng(seed, _STREAM_TEST), "test", source.source
+            splits["train"], val_fraction, _rng(seed, _STREAM_TEST), "test", source.source, unit
         )
     if "val" not in splits:
         splits["train"], splits["val"] = _carve(
-            splits["train"], val_fraction, _rng(seed, _STREAM_VAL), "validation", source.source
+            splits["train"],
+            val_fraction,
+            _rng(seed, _STREAM_VAL),
+            "validation",
+            source.source,
+            unit,
         )
     if limit is not None:
         for i, split in enumerate(SPLIT_NAMES):
             splits[split] = _subset(splits[split], int(limit), _rng(seed, _STREAM_LIMIT, i))
+    return splits
 
+
+def build_dataset(
+    name: str, source: Source, *, val_fraction: float, binarize: str, limit, seed: int
+) -> Dataset:
+    """Splits, limits and binarizes an image `Source` into a `Dataset` (see `load_dataset`)."""
+    splits = split_source(source, val_fraction=val_fraction, limit=limit, seed=seed)
     eight_bit = source.eight_bit
     if binarize == "static" and not source.prebinarized:
         rng = _rng(seed, _STREAM_BINARIZE)  # one stream for all splits, in order train, val, test
@@ -269,6 +315,7 @@ def build_dataset(
         eight_bit = True
 
     info = {
+        "kind": "images",
         "source": source.source,
         "label_names": source.label_names,
         "binary": all(_is_binary(splits[s][0]) for s in SPLIT_NAMES),
@@ -292,15 +339,15 @@ def _rng(seed: int, *stream: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), *stream])
 
 
-def _carve(pair, fraction, rng, what, source):
+def _carve(pair, fraction, rng, what, source, unit="images"):
     """Moves a random `fraction` of `pair = (x, y)` into a new split; both keep their order."""
     x, y = pair
     n = len(x)
     k = max(1, round(fraction * n))
     if n - k < 1:
         raise DataError(
-            f"{source} has only {n} training images: too few to carve a {what} split "
-            "(expected at least 3 images for a single pool, 2 with a separate test split)."
+            f"{source} has only {n} training {unit}: too few to carve a {what} split "
+            f"(expected at least 3 {unit} for a single pool, 2 with a separate test split)."
         )
     perm = rng.permutation(n)
     part, rest = np.sort(perm[:k]), np.sort(perm[k:])

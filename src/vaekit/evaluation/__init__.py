@@ -1,4 +1,5 @@
 """Evaluation: honest figures for a trained model, written once for every model and likelihood.
 
-- `nll`: the negative ELBO, the importance-sampled negative log-likelihood and active units.
+- `nll`: the negative ELBO, the importance-sampled negative log-likelihood and active units;
+- `information`: the mutual information I(x; z) between data and latents under the encoder.
 """

@@ -14,13 +14,13 @@ The same `seed` gives the same numbers on the same backend.
 """
 
 import math
-from functools import partial
 
-import keras
 import numpy as np
 from keras import ops
 
+from vaekit import backends
 from vaekit.backends.keras_compat import eager_backend
+from vaekit.evaluation.information import mutual_information
 from vaekit.progress import progress_bar
 
 ROWS_PER_CHUNK = 2_500  # decoder rows per call (images x samples): bounds memory for any K; about
@@ -101,55 +101,9 @@ def _compiled(model):
     """The model's compiled `log_weights` step, kept on it so later evaluations reuse it."""
     cached = getattr(model, "_vaekit_scorer", None)
     if cached is None:
-        cached = COMPILERS[keras.backend.backend()](model)
+        cached = backends.current().compile_scorer(model)
         model._vaekit_scorer = cached
     return cached
-
-
-# One compiled `(x, noise, k) -> model.log_weights(...)` per backend (k is static: a new k compiles anew).
-def _compile_jax(model):
-    import jax
-
-    variables = model.variables
-
-    @partial(jax.jit, static_argnums=3)
-    def pure(values, x, noise, k):
-        with keras.StatelessScope(state_mapping=list(zip(variables, values, strict=True))):
-            return model.log_weights(x, k, noise=noise)
-
-    return lambda x, noise, k: pure([v.value for v in variables], x, noise, k)
-
-
-def _compile_tensorflow(model):
-    import tensorflow as tf
-
-    compiled = {}
-
-    def run(x, noise, k):
-        if k not in compiled:
-            compiled[k] = tf.function(
-                lambda x, noise: model.log_weights(x, k, noise=noise),
-                jit_compile=True,
-                reduce_retracing=True,
-            )
-        return compiled[k](tf.convert_to_tensor(x), tf.convert_to_tensor(noise))
-
-    return run
-
-
-def _compile_torch(model):
-    import torch
-
-    def run(x, noise, k):
-        with torch.no_grad():
-            return model.log_weights(
-                ops.convert_to_tensor(x), k, noise=ops.convert_to_tensor(noise)
-            )
-
-    return run
-
-
-COMPILERS = {"jax": _compile_jax, "tensorflow": _compile_tensorflow, "torch": _compile_torch}
 
 
 def evaluate(model, x, num_samples=5000, *, seed=0, progress=False):
@@ -158,21 +112,26 @@ def evaluate(model, x, num_samples=5000, *, seed=0, progress=False):
 
     Returns:
         A JSON-ready dict: `elbo`, `nll`, `nll_standard_error`, `reconstruction`, `kl`, `k`, `n`,
-        `active_units`, `latent_dim` and `bits_per_dim` (None unless the likelihood is a pmf).
+        `active_units`, `latent_dim`, `bits_per_dim` (None unless the likelihood is a pmf) and
+        `perplexity` (per token, for sequence likelihoods; else None) and `mutual_information`
+        (I(x; z) in nats over `x`, `vaekit.evaluation.information`).
     """
     scores = importance_sampled(model, x, num_samples, seed=seed, progress=progress)
     n = len(x)
     nll = -scores["log_likelihood"]
-    dims = math.prod(model.data_shape)
+    values = int(model.likelihood.values_scored(x).sum())  # pixels, or tokens with <eos>
     discrete = getattr(model.likelihood, "is_discrete", False)
+    per_token = getattr(model.likelihood, "per_token", False)
     return {
         "elbo": float(-scores["elbo"].mean()) if n else None,
         "nll": float(nll.mean()) if n else None,
         "nll_standard_error": float(nll.std(ddof=1) / math.sqrt(n)) if n > 1 else None,
         "reconstruction": float(scores["reconstruction"].mean()) if n else None,
         "kl": float(scores["kl"].mean()) if n else None,
-        "bits_per_dim": float(nll.mean() / (dims * math.log(2))) if n and discrete else None,
+        "bits_per_dim": float(nll.sum() / (values * math.log(2))) if n and discrete else None,
+        "perplexity": float(math.exp(nll.sum() / values)) if n and per_token else None,
         "active_units": active_units(model, x) if n > 1 else None,
+        "mutual_information": mutual_information(model, x, seed=seed) if n > 1 else None,
         "latent_dim": int(model.latent_dim),
         "k": int(num_samples),
         "n": int(n),

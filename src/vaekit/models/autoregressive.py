@@ -152,7 +152,7 @@ class LocalAutoregressiveBernoulli(keras.layers.Layer, likelihoods.Likelihood):
         # (offsets * C, hidden): offset-major, channel-minor, as `_causal_sources` orders them
         return np.concatenate([kernel[w - a, b + w] for a, b in _causal_offsets(w)])
 
-    def log_prob(self, x, params):
+    def log_prob(self, x, params, training=False):
         params = self._flat(params)  # (..., D)
         # (..., D): it may broadcast against params (the NLL's K decodings of one image)
         x = self._flat(x, params.dtype)

@@ -1,5 +1,7 @@
 """`build_vae`: a model from a config, one layer of latents or two (`HierarchicalVAE`)."""
 
+import inspect
+
 import keras
 
 from vaekit import config as config_lib
@@ -9,11 +11,15 @@ from vaekit.models.hierarchical import build_hierarchical
 from vaekit.models.vae import VAE
 
 
-def build_vae(input_shape, config="seed", seed=None, **overrides):
+def build_vae(input_shape, config="seed", seed=None, codec=None, **overrides):
     """Build a VAE for data of `input_shape` from a `ModelConfig` or a preset name, plus overrides.
+
+    `codec` is the data's codec where the model needs it (a text vocabulary: its size sets the
+    embeddings, and the likelihood keeps it, so the saved model reads and writes sentences).
 
     Example:
     >>> model = build_vae((28, 28, 1), "seed", latent_dim=2)  # the recipe with a 2-d latent
+    >>> model = build_vae(data.shape, "sentence", codec=data.codec)  # data: a text Dataset
     """
     if isinstance(config, str):
         config = config_lib.model_preset(config)
@@ -27,8 +33,25 @@ def build_vae(input_shape, config="seed", seed=None, **overrides):
             f"Unknown activation {config.activation!r}. Expected a Keras activation name such as 'relu'."
         ) from None
     input_shape = tuple(int(d) for d in input_shape)
+    likelihood_options, network_options = dict(config.likelihood_options), {}
+    make_encoder, _ = networks.ARCHITECTURES.lookup(config.architecture)
+    reads_tokens = "vocab_size" in inspect.signature(make_encoder).parameters
+    if codec is not None:  # what a model of this kind of data takes from its codec
+        if "vocabulary" in likelihoods.option_names(config.likelihood):
+            likelihood_options.setdefault("vocabulary", codec.get_config())
+        network_options["vocab_size"] = codec.size
+        if not reads_tokens:
+            raise ConfigError(
+                f"Expected an architecture that reads token sequences (recurrent) for this data. "
+                f"Received: architecture={config.architecture!r}"
+            )
+    elif reads_tokens:
+        raise ConfigError(
+            f"Expected text data (token sequences with a vocabulary) for architecture "
+            f"{config.architecture!r}. Received data of shape {tuple(input_shape)} without one"
+        )
     likelihood = likelihoods.get(
-        config.likelihood, event_ndim=len(input_shape), options=config.likelihood_options
+        config.likelihood, event_ndim=len(input_shape), options=likelihood_options
     )
     prior_options = {"num_components": config.prior_components} if config.prior_components else {}
     prior = priors.get(config.prior, **prior_options)
@@ -53,6 +76,7 @@ def build_vae(input_shape, config="seed", seed=None, **overrides):
         config.latent_dim,
         hidden_units=tuple(config.hidden_units),
         activation=config.activation,
+        **network_options,
     )
     model = VAE(encoder, decoder, **options)
     model.build((None, *input_shape))

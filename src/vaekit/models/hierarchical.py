@@ -109,8 +109,8 @@ class HierarchicalVAE(VAE):
         kl = priors.kl_term(self.prior, mean2, log_var2, z2, noise2) + kl_z1
         return {"mean": mean2, "log_var": log_var2, "z": z2, "params": params, "kl": kl}
 
-    def elbo_terms(self, x, outputs):
-        return -self.likelihood.log_prob(x, outputs["params"]), outputs["kl"]
+    def elbo_terms(self, x, outputs, training=False):
+        return -self.likelihood.log_prob(x, outputs["params"], training=training), outputs["kl"]
 
     def log_weights(self, x, num_samples=1, training=False, noise=None):
         k = int(num_samples)
@@ -121,7 +121,7 @@ class HierarchicalVAE(VAE):
         z2, z1, (m1, lv1), (pm1, plv1), params, (noise2, noise1) = self._forward(
             (mean2, log_var2), (repeat(mean_x), repeat(log_var_x)), noise, training
         )
-        log_px = self.log_px_draws(x, params, k)  # (batch, k)
+        log_px = self.log_px_draws(x, params, k, training)  # (batch, k)
         log_q = vops.diag_gaussian_log_prob_at_noise(
             noise2, log_var2
         ) + vops.diag_gaussian_log_prob_at_noise(noise1, lv1)

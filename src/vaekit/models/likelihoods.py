@@ -27,6 +27,7 @@ import math
 import numbers
 
 import keras
+import numpy as np
 from keras import ops
 
 from vaekit.errors import ConfigError
@@ -65,9 +66,17 @@ class Likelihood:
             return tuple(data_shape)
         return (*data_shape[:-1], data_shape[-1] * self.params_per_value)
 
-    def log_prob(self, x, params):
-        """log p(x | params), summed over the trailing `event_ndim` axes: shape `(batch,)`."""
+    def log_prob(self, x, params, training=False):
+        """log p(x | params), summed over the trailing `event_ndim` axes: shape `(batch,)`.
+
+        `training` is True inside a training step (a likelihood with weights may regularise then,
+        like word dropout); the score of a fixed model ignores it."""
         raise NotImplementedError
+
+    def values_scored(self, x):
+        """How many values `log_prob` scores in each example of numpy `x`: `(n,)` ints (every value
+        of the data shape; a sequence likelihood counts its tokens up to and including `<eos>`)."""
+        return np.full(len(x), math.prod(np.shape(x)[1:]), dtype="int64")
 
     def _flat(self, tensor, dtype=None):
         """A data-shaped tensor with its event axes merged into one (see `ops.flatten_event`)."""
@@ -100,7 +109,7 @@ class Bernoulli(Likelihood):
     kind = "bernoulli"
     is_discrete = True
 
-    def log_prob(self, x, params):
+    def log_prob(self, x, params, training=False):
         # x * log(sigmoid(l)) + (1 - x) * log(1 - sigmoid(l)) == x * l - softplus(l), stable for any l.
         params = self._flat(params)
         x = self._flat(x, params.dtype)
@@ -140,7 +149,7 @@ class Gaussian(Likelihood):
             )
         self.scale = float(scale)
 
-    def log_prob(self, x, params):
+    def log_prob(self, x, params, training=False):
         params = self._flat(params)
         x = self._flat(x, params.dtype)
         sq = ops.square((x - params) / self.scale)
@@ -187,7 +196,7 @@ class GaussianLearnedScale(Likelihood):
     kind = "gaussian_learned"
     params_per_value = 2
 
-    def log_prob(self, x, params):
+    def log_prob(self, x, params, training=False):
         mean, log_scale = map(self._flat, _split_mean_log_scale(params))
         x = self._flat(x, mean.dtype)
         sq = ops.square(x - mean) * ops.exp(-2.0 * log_scale)
@@ -228,7 +237,7 @@ class DiscretizedLogistic(Likelihood):
     is_discrete = True
     levels = 256
 
-    def log_prob(self, x, params):
+    def log_prob(self, x, params, training=False):
         mean, log_scale = map(self._flat, _split_mean_log_scale(params))
         x = self._flat(x, mean.dtype)
         half_bin = 0.5 / (self.levels - 1)

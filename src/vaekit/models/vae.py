@@ -163,9 +163,9 @@ class VAE(keras.Model):
         return {"mean": mean, "log_var": log_var, "z": z, "noise": noise, "params": params}
 
     # --- the objective, written once --------------------------------------------------------------
-    def elbo_terms(self, x, outputs):
+    def elbo_terms(self, x, outputs, training=False):
         """Per-example reconstruction term -log p(x|z) and KL term, each `(batch,)`."""
-        reconstruction = -self.likelihood.log_prob(x, outputs["params"])
+        reconstruction = -self.likelihood.log_prob(x, outputs["params"], training=training)
         kl = priors.kl_term(
             self.prior, outputs["mean"], outputs["log_var"], outputs["z"], outputs.get("noise")
         )
@@ -190,16 +190,16 @@ class VAE(keras.Model):
         z, noise = self.draw_with_noise(mean_k, log_var_k, noise)
         params = self.decoder(z, training=training)  # (batch * k, *param_shape)
         kl = vops.diag_gaussian_log_prob_at_noise(noise, log_var_k) - self.prior.log_prob(z)
-        return self.log_px_draws(x, params, k), ops.reshape(kl, (-1, k))
+        return self.log_px_draws(x, params, k, training), ops.reshape(kl, (-1, k))
 
-    def log_px_draws(self, x, params, k):
+    def log_px_draws(self, x, params, k, training=False):
         """log p(x_b | z_bj) `(batch, k)` from decoder outputs `(batch * k, ...)` of k draws each.
 
         Each image is broadcast against its k decodings rather than repeated k times.
         """
         params = ops.reshape(params, (-1, k, *params.shape[1:]))  # (batch, k, *param_shape)
         x = ops.expand_dims(ops.cast(x, params.dtype), 1)  # (batch, 1, *data_shape)
-        return self.likelihood.log_prob(x, params)
+        return self.likelihood.log_prob(x, params, training=training)
 
     def decode_params(self, z):
         """The likelihood's parameters for latents `z` (a hierarchical model fills in the rest)."""
@@ -233,7 +233,7 @@ class VAE(keras.Model):
             if y_pred is None:
                 y_pred = self(x, training=training, noise=noise)
             x = ops.cast(x, y_pred["params"].dtype)
-            reconstruction, kl = self.elbo_terms(x, y_pred)  # (batch,) each
+            reconstruction, kl = self.elbo_terms(x, y_pred, training)  # (batch,) each
             kl_term = kl
             if training and self.free_bits > 0:
                 # Free bits (Kingma et al. 2016): the batch's mean KL is not pushed below

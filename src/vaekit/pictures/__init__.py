@@ -1,2 +1,3 @@
 """What a model shows: `generation` (numpy arrays out), `plots` and `figures` (PNG files from
-arrays, never from models), `report` (one HTML page)."""
+arrays, never from models), `outputs` (generated data in the user's own form: an image grid, or
+sentences), `report` (one HTML page)."""

@@ -21,6 +21,21 @@ def prior_samples(model, num, seed=0, temperature=1.0):
     return model.sample(int(num), seed=seed, temperature=temperature)
 
 
+def prior_sentences(model, num, seed=0, temperature=1.0, greedy=False):
+    """`num` sentences of a text model from prior draws of z, each written token by token: drawn
+    from the softmax at `temperature`, or the most likely token at each step (`greedy`)."""
+    from keras import ops
+
+    from vaekit.pictures.outputs import as_sentences
+
+    if temperature < 0:
+        raise VaekitError(f"Expected temperature >= 0. Received: {temperature}")
+    z = ops.convert_to_numpy(model.prior.sample(int(num), model.latent_dim, seed=seed))
+    params = model.decode(z, return_params=True)
+    ids = model.likelihood.generate(params, greedy=greedy, temperature=temperature, seed=seed)
+    return as_sentences(model, ids)
+
+
 def reconstructions(model, x):
     """Decoded posterior means of `x`."""
     return model.reconstruct(_images(model, x))

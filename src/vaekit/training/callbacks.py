@@ -160,6 +160,29 @@ class KLWarmup(keras.callbacks.Callback):
         self.model.kl_scale.assign(1.0)  # a saved model always scores the true ELBO
 
 
+class KLCycles(KLWarmup):
+    """Cyclical KL schedule (Fu et al. 2019): the run's epochs split into `cycles` cycles, and
+    within each the KL weight grows linearly from 0 to `beta` over the first half, then holds.
+
+    Epoch e (from 0) sits at position i = e mod L of its cycle of L = epochs // cycles epochs and
+    trains with weight beta * min(1, (i + 1) / ceil(L / 2)); the last cycle takes any leftover
+    epochs. The weight follows from the epoch alone, so a resumed run keeps the schedule.
+    """
+
+    def __init__(self, cycles, epochs):
+        keras.callbacks.Callback.__init__(self)
+        self.cycles, self.total = int(cycles), int(epochs)
+        self.length = max(1, self.total // self.cycles)
+
+    def scale(self, epoch):
+        i = min(epoch // self.length, self.cycles - 1)  # the cycle; the last one is the longest
+        position = epoch - i * self.length
+        return min(1.0, (position + 1) / math.ceil(self.length / 2))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.kl_scale.assign(self.scale(epoch))
+
+
 def cosine_decay(learning_rate, epochs, final_fraction=0.01):
     """An epoch -> learning rate function: cosine from `learning_rate` to 1% of it at the last epoch."""
 

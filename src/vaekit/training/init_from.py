@@ -2,6 +2,7 @@
 
 import keras
 
+from vaekit.backends.keras_compat import all_layers
 from vaekit.errors import VaekitError
 from vaekit.models.layers import is_seed_state
 
@@ -58,7 +59,7 @@ def _architecture(model):
 
     layers = sorted(  # as a multiset: a loaded model may list its layers in another order
         f"{type(layer).__name__}({activation(layer)})"
-        for layer in model._flatten_layers(include_self=False)
+        for layer in all_layers(model)
         if layer is not model.likelihood and layer is not model.prior
     )
     return type(model).__name__, config(model.likelihood), config(model.prior), layers

@@ -29,7 +29,7 @@ from vaekit.data.order import EpochBatches, scored_split
 from vaekit.errors import StorageError, TrainingInterrupted, VaekitError
 from vaekit.models.build import build_vae
 from vaekit.models.saving import load_model
-from vaekit.pictures.plots import save_image_grid
+from vaekit.pictures.outputs import SAMPLE_SUFFIXES, write_samples
 from vaekit.progress import fit_verbosity
 from vaekit.run_dir import (
     CONFIG_FILE,
@@ -45,6 +45,7 @@ from vaekit.training import optimizers
 from vaekit.training.callbacks import (
     EarlyStop,
     InterruptGuard,
+    KLCycles,
     KLWarmup,
     NaNGuard,
     Snapshots,
@@ -98,8 +99,13 @@ def train(config=None, out_dir="runs/latest", *, overwrite=False, verbose="auto"
         )
         trained = load_model(source)
     data = _load_data(config)
+    if config.train.snapshot_every and data.kind != "images":
+        raise VaekitError(
+            f"Snapshots are pictures: expected image data with --snapshot-every. "
+            f"Received {data.kind} data ({data.name})."
+        )
     set_seed(config.train.seed)
-    model = build_vae(data.shape, config.model, seed=config.train.seed)
+    model = build_vae(data.shape, config.model, seed=config.train.seed, codec=data.codec)
     if trained is not None:
         start_from(model, trained, config.train.init_from)
         del trained
@@ -163,12 +169,17 @@ def _resume(run_dir, epochs, verbose, callbacks):
 
 
 def _load_data(config):
+    dc = config.data
     return load_dataset(
-        config.data.dataset,
-        val_fraction=config.data.val_fraction,
-        binarize=config.data.binarize,
-        limit=config.data.limit,
+        dc.dataset,
+        val_fraction=dc.val_fraction,
+        binarize=dc.binarize,
+        limit=dc.limit,
         seed=config.train.seed,
+        tokens=dc.tokens,
+        vocab_size=dc.vocab_size,
+        min_count=dc.min_count,
+        max_length=dc.max_length,
     )
 
 
@@ -203,6 +214,8 @@ def _fit(model, data, config, run_dir, state, verbose, callbacks):
     schedule = []
     if tc.kl_warmup_epochs:
         schedule.append(KLWarmup(tc.kl_warmup_epochs))
+    if tc.kl_cycles:
+        schedule.append(KLCycles(tc.kl_cycles, tc.epochs))
     if tc.learning_rate_schedule == "cosine":
         schedule.append(
             keras.callbacks.LearningRateScheduler(
@@ -272,8 +285,10 @@ def _fit(model, data, config, run_dir, state, verbose, callbacks):
         if len(x):
             scores = model.evaluate(x, batch_size=EVAL_BATCH_SIZE, verbose=0, return_dict=True)
             metrics[split] = {k: float(v) for k, v in scores.items()}
+    samples = Path(SAMPLES_FILE).with_suffix(SAMPLE_SUFFIXES[data.kind]).name
+    write_samples(model, model.sample(100, seed=tc.seed), run_dir / samples)
+    metrics["samples_file"] = samples
     atomic.write_text(run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
-    save_image_grid(model.sample(100, seed=tc.seed), run_dir / SAMPLES_FILE, ncols=10)
     return TrainResult(run_dir, model, checkpoint.state["history"], metrics)
 
 

@@ -1,4 +1,5 @@
-"""The fast engine's PyTorch runner: a step replayed from a `torch.jit.trace` of forward pass and loss.
+"""PyTorch: the fast loop's training runner (a step replayed from a `torch.jit.trace` of forward pass
+and loss) and the NLL scorer.
 
 `vaekit.backends.fast_loop.fit_fast` drives it as it drives the JAX and TensorFlow runners (`put` the data on the
 device, `run` steps `start` to `stop` of an epoch's batch-index matrix). Kept apart because PyTorch
@@ -14,7 +15,7 @@ import keras
 from vaekit.models.layers import GaussianSampler, is_seed_state
 
 
-class TorchRunner:
+class Runner:
     """A PyTorch loop over device tensors, each step replayed from a `torch.jit.trace` of the model.
 
     Keras' per-layer Python (about 14,000 calls a step for the seed model) made eager steps 3x
@@ -241,3 +242,16 @@ def traceable(model):
     }
     seeds = [v for v in model.non_trainable_variables if is_seed_state(v)]
     return all(id(v) in samplers for v in seeds)  # any other random layer would replay one draw
+
+
+def compile_scorer(model):
+    """`(x, noise, k) -> model.log_weights(x, k, noise=noise)`, eager, without autograd."""
+    import torch
+
+    def run(x, noise, k):
+        with torch.no_grad():
+            return model.log_weights(
+                keras.ops.convert_to_tensor(x), k, noise=keras.ops.convert_to_tensor(noise)
+            )
+
+    return run

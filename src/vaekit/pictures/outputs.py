@@ -1,0 +1,51 @@
+"""Generated data written in the user's own form: a PNG grid for images, lines of text for text.
+
+A model's outputs are numpy arrays; the data's codec (`Dataset.codec`, or the vocabulary a text
+model keeps) turns them back into what the user brought. Which form is the data's kind's, decided
+here once for training, the CLI and reports.
+"""
+
+from pathlib import Path
+
+from vaekit import atomic
+from vaekit.data.vocabulary import Vocabulary
+from vaekit.pictures.plots import save_image_grid
+
+SAMPLE_SUFFIXES = {"images": ".png", "text": ".txt"}
+
+
+def model_codec(model):
+    """The codec a trained model carries (a text model's vocabulary), or None (images)."""
+    config = getattr(model.likelihood, "vocabulary", None)
+    return Vocabulary.from_config(config) if config else None
+
+
+def kind_of(model):
+    """`"text"` for a model of token sequences, else `"images"`."""
+    return "text" if model_codec(model) is not None else "images"
+
+
+def as_sentences(model, ids):
+    """Token ids `(n, L)` of a text model as a list of strings."""
+    codec = model_codec(model)
+    if codec is None:
+        raise ValueError("Expected a text model (one that keeps a vocabulary).")
+    return codec.decode(ids)
+
+
+def write_lines(lines, path):
+    """Write strings to a text file, one per line, atomically. Returns the path."""
+    path = Path(path)
+    atomic.write_text(path, "".join(f"{line}\n" for line in lines))
+    return path
+
+
+def write_samples(model, samples, path, ncols=10):
+    """Write generated `samples` of `model` to `path`: a PNG grid of images, or one sentence per
+    line for text (the suffix should be `SAMPLE_SUFFIXES[kind_of(model)]`). Returns the path."""
+    path = Path(path)
+    if kind_of(model) == "text":
+        write_lines(as_sentences(model, samples), path)
+    else:
+        save_image_grid(samples, path, ncols=ncols)
+    return path
