@@ -67,35 +67,26 @@ def main():
         rows.append((model, result, seconds, tokens * metrics["epochs"] / seconds))
     print(
         f"dataset {args.dataset}, {args.epochs} epochs, max length {args.max_length}, "
-        f"K={args.importance_samples}"
+        f"vocabulary {args.vocab_size or 'all'}, K={args.importance_samples}"
     )
-    print("| model | test NLL (nats) | perplexity | KL | active units | train s | tokens/s |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        "| model | test NLL (nats) | perplexity | KL | I(x; z) | active units | train s | tokens/s |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for model, r, seconds, rate in rows:
         print(
             f"| {model} | {r['nll']:.2f} ± {r['nll_standard_error']:.2f} | {r['perplexity']:.2f} "
-            f"| {r['kl']:.2f} | {r['active_units']} of {r['latent_dim']} | {seconds:.0f} "
-            f"| {rate:.0f} |"
+            f"| {r['kl']:.2f} | {r['mutual_information']:.2f} | {r['active_units']} of "
+            f"{r['latent_dim']} | {seconds:.0f} | {rate:.0f} |"
         )
 
 
 def tokens_per_epoch(run):
     """Tokens (with `<eos>`) in the run's training split, from its own data options."""
-    from vaekit.data import load_dataset
-    from vaekit.models.saving import load_run_config
+    import vaekit
 
-    cfg = load_run_config(run)
-    d = cfg.data
-    data = load_dataset(
-        d.dataset,
-        val_fraction=d.val_fraction,
-        limit=d.limit,
-        seed=cfg.train.seed,
-        tokens=d.tokens,
-        vocab_size=d.vocab_size,
-        min_count=d.min_count,
-        max_length=d.max_length,
-    )
+    cfg = vaekit.load_run_config(run)
+    data = vaekit.load_configured(cfg.data, cfg.train.seed)
     return int((data.x_train != 0).sum())
 
 

@@ -30,6 +30,7 @@ _EXPORTS = {
     "TrainConfig": "vaekit.config",
     "Dataset": "vaekit.data",
     "load_dataset": "vaekit.data",
+    "load_configured": "vaekit.data",
     "scored_split": "vaekit.data.order",
     "train": "vaekit.training.run",
     "resume": "vaekit.training.run",

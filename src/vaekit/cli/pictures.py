@@ -144,17 +144,9 @@ def load_run_data(args, model):
     seed = run_cfg.train.seed if run_cfg else 0
     if args.dataset is not None and args.dataset != data_cfg.dataset:
         data_cfg = vaekit.DataConfig(dataset=args.dataset, val_fraction=data_cfg.val_fraction)
-    data = vaekit.load_dataset(
-        data_cfg.dataset,
-        val_fraction=data_cfg.val_fraction,
-        binarize="static" if data_cfg.binarize == "static" else "none",
-        limit=data_cfg.limit,
-        seed=seed,
-        tokens=data_cfg.tokens,
-        vocab_size=data_cfg.vocab_size,
-        min_count=data_cfg.min_count,
-        max_length=data_cfg.max_length,
-    )
+    # A dynamically binarized run shows its grey images (its scored splits are one draw of them).
+    binarize = "static" if data_cfg.binarize == "static" else "none"
+    data = vaekit.load_configured(data_cfg, seed, binarize=binarize)
     codec = vaekit.model_codec(model)
     if codec is not None and data.codec != codec:
         raise VaekitError(

@@ -60,11 +60,34 @@ __all__ = [
     "TOKEN_LEVELS",
     "Vocabulary",
     "default_data_dir",
+    "load_configured",
     "load_dataset",
     "make_sentences",
     "make_shapes",
     "render_shapes",
 ]
+
+
+def load_configured(data_config, seed=0, **overrides) -> Dataset:
+    """`load_dataset` with the options of a `DataConfig` (a run's `[data]`), `seed` the run's.
+
+    `overrides` replace single options (e.g. `binarize="none"`).
+
+    Example:
+    >>> cfg = vaekit.load_run_config("runs/x")
+    >>> data = load_configured(cfg.data, cfg.train.seed)  # exactly the run's splits
+    """
+    options = {
+        "val_fraction": data_config.val_fraction,
+        "binarize": data_config.binarize,
+        "limit": data_config.limit,
+        "seed": seed,
+        "tokens": data_config.tokens,
+        "vocab_size": data_config.vocab_size,
+        "min_count": data_config.min_count,
+        "max_length": data_config.max_length,
+    }
+    return load_dataset(data_config.dataset, **{**options, **overrides})
 
 
 def default_data_dir() -> str:

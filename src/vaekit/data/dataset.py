@@ -89,6 +89,12 @@ class Dataset:
             )
         return getattr(self, f"x_{key}"), getattr(self, f"y_{key}")
 
+    @classmethod
+    def from_splits(cls, name, splits, info, codec=None):
+        """A Dataset from `{"train": (x, y), "val": (x, y), "test": (x, y)}`."""
+        arrays = {f"{a}_{s}": splits[s][k] for s in SPLIT_NAMES for k, a in enumerate("xy")}
+        return cls(name=name, **arrays, info=info, codec=codec)
+
     def summary(self) -> str:
         """One line: name, example shape (or tokens and vocabulary), split sizes, binarization."""
         sizes = " / ".join(f"{s} {len(getattr(self, f'x_{s}'))}" for s in SPLIT_NAMES)
@@ -323,16 +329,7 @@ def build_dataset(
         "binarize": binarize,
         **source.extra_info,
     }
-    return Dataset(
-        name=name,
-        x_train=splits["train"][0],
-        x_val=splits["val"][0],
-        x_test=splits["test"][0],
-        y_train=splits["train"][1],
-        y_val=splits["val"][1],
-        y_test=splits["test"][1],
-        info=info,
-    )
+    return Dataset.from_splits(name, splits, info)
 
 
 def _rng(seed: int, *stream: int) -> np.random.Generator:

@@ -280,14 +280,4 @@ def build_text_dataset(
         "empty_lines": 0,
         **source.extra_info,
     }
-    return Dataset(
-        name=name,
-        x_train=encoded["train"][0],
-        x_val=encoded["val"][0],
-        x_test=encoded["test"][0],
-        y_train=encoded["train"][1],
-        y_val=encoded["val"][1],
-        y_test=encoded["test"][1],
-        info=info,
-        codec=vocabulary,
-    )
+    return Dataset.from_splits(name, encoded, info, codec=vocabulary)

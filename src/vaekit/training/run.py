@@ -24,7 +24,7 @@ from vaekit import config as config_lib
 from vaekit import run_dir as run_files
 from vaekit.backends.fast_loop import fit_fast
 from vaekit.backends.keras_compat import set_seed
-from vaekit.data import load_dataset
+from vaekit.data import load_configured
 from vaekit.data.order import EpochBatches, scored_split
 from vaekit.errors import StorageError, TrainingInterrupted, VaekitError
 from vaekit.models.build import build_vae
@@ -169,18 +169,7 @@ def _resume(run_dir, epochs, verbose, callbacks):
 
 
 def _load_data(config):
-    dc = config.data
-    return load_dataset(
-        dc.dataset,
-        val_fraction=dc.val_fraction,
-        binarize=dc.binarize,
-        limit=dc.limit,
-        seed=config.train.seed,
-        tokens=dc.tokens,
-        vocab_size=dc.vocab_size,
-        min_count=dc.min_count,
-        max_length=dc.max_length,
-    )
+    return load_configured(config.data, config.train.seed)
 
 
 def _fit(model, data, config, run_dir, state, verbose, callbacks):
