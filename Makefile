@@ -30,8 +30,8 @@ demo: $(VENV)/.demo-installed
 	@echo "Demo done: open runs/demo/samples.png (and runs/demo/demo-samples.png)"
 
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check --no-cache src tests benchmarks
+	$(BIN)/ruff format --no-cache --check src tests benchmarks
 
 # The whole suite once per backend; each run is independent (KERAS_BACKEND is read at import).
 unit: $(VENV)/.dev-installed

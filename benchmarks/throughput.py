@@ -31,11 +31,11 @@ def worker(args):
     """One measurement in this process; prints one JSON line."""
     os.environ["KERAS_BACKEND"] = args.backend
     import keras
-    from vaekit.models.build import build_vae
 
     from vaekit.backends.fast_loop import fit_fast
     from vaekit.data import load_dataset
     from vaekit.data.order import EpochBatches
+    from vaekit.models.build import build_vae
 
     data = load_dataset("binarized_mnist")
     x = data.x_train[: args.images] if args.images else data.x_train

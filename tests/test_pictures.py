@@ -90,6 +90,7 @@ def test_picture_commands_write_real_pictures(
 
 def test_traversal_ranks_an_idle_dimension_last_and_it_changes_nothing():
     import keras
+
     from vaekit.models.build import build_vae
 
     keras.utils.set_random_seed(0)
