@@ -501,7 +501,8 @@ DATASET_CASES = {
     # names and paths
     "dataset-missing-path": (lambda t: t / "nowhere" / "data.npy", "does not exist"),
     "dataset-unknown-name": (lambda t: "cifar_1000", "Unknown dataset 'cifar_1000'"),
-    "dataset-csv-file": (lambda t: put(t / "d.csv", "0,1\n"), "Cannot read"),
+    "dataset-csv-no-header": (lambda t: put(t / "d.csv", "0,1\n"), "expected a header row"),
+    "dataset-xlsx-file": (lambda t: put(t / "d.xlsx", "0,1\n"), "Cannot read"),
 }
 
 
@@ -643,9 +644,23 @@ def train(*argv):
     return lambda c: ["train", *argv, "--out", c.tmp / "run"]
 
 
+def over_data(command, out="x.csv", *argv):
+    """`vaekit score` or `embed` on valid data for the tiny model, to `out` in the case's folder."""
+    return lambda c: [
+        command,
+        c.model,
+        "--dataset",
+        npy(c.tmp, images()),
+        *argv,
+        "--out",
+        c.tmp / out,
+    ]
+
+
 ARGUMENT_CASES = {
-    "sample-num-0": (sample("--num", 0), "--num: expected a value in [1, 10000], received '0'"),
-    "sample-num-1e9": (sample("--num", 10**9), "--num: expected a value in [1, 10000]"),
+    "sample-num-0": (sample("--num", 0), "--num: expected a value in [1, 1000000], received '0'"),
+    "sample-num-1e9": (sample("--num", 10**9), "--num: expected a value in [1, 1000000]"),
+    "sample-num-images": (sample("--num", 20_000), "Expected --num at most 10000 for images"),
     "sample-num-text": (sample("--num", "many"), "--num: expected int, received 'many'"),
     "sample-temperature-negative": (sample("--temperature", -1), "--temperature"),
     "sample-temperature-nan": (sample("--temperature", "nan"), "--temperature"),
@@ -738,6 +753,27 @@ ARGUMENT_CASES = {
     "evaluate-missing-model": (
         lambda c: ["evaluate", c.tmp / "nope.keras", "--json"],
         "nope.keras",
+    ),
+    "score-k-0": (over_data("score", "s.csv", "-k", 0), "-k: expected a value in [1, 1000000]"),
+    "score-verbose-2": (over_data("score", "s.csv", "--verbose", 2), "invalid choice: 2"),
+    "score-bare-model-without-dataset": (
+        lambda c: ["score", c.model, "--out", c.tmp / "s.csv"],
+        "No --dataset given",
+    ),
+    "score-dataset-of-another-shape": (
+        lambda c: [
+            "score",
+            c.model,
+            "--dataset",
+            npy(c.tmp, images(size=9)),
+            "--out",
+            c.tmp / "s.csv",
+        ],
+        "has examples of shape (9, 9, 1); the model expects (8, 8, 1)",
+    ),
+    "embed-bare-model-without-dataset": (
+        lambda c: ["embed", c.model, "--out", c.tmp / "e.npy"],
+        "No --dataset given",
     ),
     "train-config-missing": (
         lambda c: ["train", "--config", c.tmp / "no.toml"],
@@ -842,6 +878,32 @@ OUTPUT_CASES = {
     "reconstruct-out-exists": (
         lambda c: ["reconstruct", c.model, "--dataset", "shapes", "--out", put(c.tmp / "r.png")],
         "already exists",
+    ),
+    "score-out-not-a-table": (over_data("score", "s.txt"), "expected a .csv or .parquet file"),
+    "score-out-exists": (
+        lambda c: put(c.tmp / "s.csv") and over_data("score", "s.csv")(c),
+        "s.csv already exists; pass --overwrite",
+    ),
+    "score-default-out-exists": (
+        lambda c: (
+            put(c.tmp / "scores.csv") and ["score", c.model, "--dataset", npy(c.tmp, images())]
+        ),
+        "scores.csv already exists",
+    ),
+    "embed-out-not-an-array-or-table": (
+        over_data("embed", "e.txt"),
+        "expected a .npy, .csv or .parquet file",
+    ),
+    "embed-out-is-a-directory": (
+        lambda c: ["embed", c.model, "--dataset", npy(c.tmp, images()), "--out", c.tmp],
+        "is a directory; expected a .npy file path",
+    ),
+    "embed-parquet-without-pyarrow": (
+        lambda c: (
+            c.monkeypatch.setitem(sys.modules, "pyarrow", None)
+            or over_data("embed", "e.parquet")(c)
+        ),
+        "Writing .parquet needs pyarrow: pip install 'vaekit[tables]'.",
     ),
     "train-out-under-a-file": (
         train_tiny(lambda c: put(c.tmp / "blocker") / "run"),

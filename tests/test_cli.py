@@ -158,6 +158,8 @@ PARSED_FLAG_SAMPLES = {
     "hidden_units": ("16,8", [16, 8]),
     "log_var_range": ("-6,2", [-6.0, 2.0]),
     "likelihood_options": ("window=5", {"window": 5}),
+    "categorical": ("zip,grade", ["zip", "grade"]),
+    "ignore": ("id", ["id"]),
 }
 # By type, a value the fields of that type accept, none of them its default; then the exceptions.
 TYPED_FLAG_SAMPLES = {int: ("2", 2), float: ("0.25", 0.25), str: ("x", "x")}

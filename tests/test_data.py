@@ -501,7 +501,7 @@ BAD_INPUTS = {
         _npz(x_train=np.zeros((5, 4, 4)), y_test=np.zeros(5, int)),
         "labels y_test without matching images",
     ),
-    "unknown file type": (_file("data.csv", b"1,2,3"), r"Cannot read .*data\.csv as a dataset"),
+    "unknown file type": (_file("data.xlsx", b"1,2,3"), r"Cannot read .*data\.xlsx as a dataset"),
     "unknown name": (lambda tmp: ("cifar100", {}), "Unknown dataset 'cifar100': expected one of"),
     "missing path": (lambda tmp: (tmp / "nope" / "x.npz", {}), "does not exist"),
     "amat bad digit": (_amat(_ONE_LINE + "\n" + _ONE_LINE[:-1] + "2\n"), "line 2 has '2'"),

@@ -6,9 +6,11 @@ import pytest
 from keras import ops
 
 from contract import check_config
+from vaekit.data.schema import TableSchema
 from vaekit.errors import ConfigError
 from vaekit.models import likelihoods
 from vaekit.models.autoregressive import LocalAutoregressiveBernoulli
+from vaekit.models.tabular import Tabular
 from vaekit.models.text import AutoregressiveCategorical
 
 
@@ -251,6 +253,7 @@ def test_registry_names_and_discreteness():
         "discretized_logistic": (likelihoods.DiscretizedLogistic, True),
         "local_ar_bernoulli": (LocalAutoregressiveBernoulli, True),
         "autoregressive_categorical": (AutoregressiveCategorical, True),
+        "tabular": (Tabular, False),
     }
     assert set(likelihoods.LIKELIHOODS) == set(expected)
     for name, (cls, discrete) in expected.items():
@@ -282,7 +285,11 @@ def test_param_shapes(name, per_value):
 
 
 def _needed_options(name):
-    """Options a likelihood cannot do without (a text likelihood's vocabulary size)."""
+    """Options a likelihood cannot do without (a text likelihood's vocabulary size, a table
+    likelihood's schema)."""
+    if name == "tabular":
+        schema = TableSchema.fit_numeric(np.array([[0.0, 1.0], [1.0, 3.0]]))
+        return {"schema": schema.get_config()}
     return {"vocab_size": 10} if name == "autoregressive_categorical" else None
 
 

@@ -75,7 +75,7 @@ def test_text_options_on_the_wrong_data_are_one_line_errors(capsys, tmp_path, ti
     assert rc == 2 and "--greedy decodes text" in err
     argv = ["train", "--dataset", "shapes", "--model", "sentence", "--limit", "64"]
     rc, _, err = run_cli(capsys, *argv, "--out", tmp_path / "r")
-    assert rc == 2 and "Expected text data" in err and len(err.splitlines()) == 1
+    assert rc == 2 and "Expected a likelihood for images" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "r").exists()
     argv = ["train", "--dataset", "sentences", "--snapshot-every", "1", "--limit", "64"]
     rc, _, err = run_cli(capsys, *argv, "--model", "sentence", "--out", tmp_path / "s")

@@ -365,9 +365,9 @@ def test_bad_text_input_is_one_clear_data_error(case, tmp_path):
 
 
 def test_other_files_and_names_still_say_what_is_expected(tmp_path):
-    (tmp_path / "data.csv").write_text("1,2\n")
-    with pytest.raises(DataError, match=r"Cannot read .*data\.csv as a dataset: .*\.txt file"):
-        load_dataset(str(tmp_path / "data.csv"))
+    (tmp_path / "data.xlsx").write_text("1,2\n")
+    with pytest.raises(DataError, match=r"Cannot read .*data\.xlsx as a dataset: .*\.txt, "):
+        load_dataset(str(tmp_path / "data.xlsx"))
     with pytest.raises(DataError, match="expected one of .*ptb, shakespeare, sentences"):
         load_dataset("wikitext")
     # A folder with images and a stray README.txt is still an image folder.

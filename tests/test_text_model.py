@@ -15,7 +15,9 @@ from vaekit.models.text import BOS, EOS, PAD, AutoregressiveCategorical
 
 
 class _Codec:
-    """The two things a model takes from a text codec: its size and its config."""
+    """What a model takes from a text codec: its kind, its size and its config."""
+
+    kind = "text"
 
     def __init__(self, size):
         self.size = size

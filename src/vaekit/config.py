@@ -59,6 +59,14 @@ def option(
     return field(default=default, default_factory=default_factory, metadata={"cli": cli})
 
 
+def parse_names(text, flag):
+    """`"a,b"` -> `["a", "b"]`: column names, unique, none empty."""
+    names = [name.strip() for name in str(text).split(",")]
+    if not all(names) or len(set(names)) != len(names):
+        raise ValueError(f"{flag} expects distinct column names separated by commas, e.g. a,b")
+    return names
+
+
 @dataclass
 class DataConfig:
     # A name (shapes, mnist, fashion_mnist, binarized_mnist, ptb, shakespeare, sentences) or a path
@@ -79,6 +87,22 @@ class DataConfig:
     min_count: int = option(1, help="text: rarer training tokens become <unk> (default {default})")
     # Text only: tokens per example; longer lines are truncated and counted (info["truncated"])
     max_length: int = option(50, help="text: tokens per example (default {default})")
+    # Tables only: columns read as categories whatever their values (e.g. integer codes)
+    categorical: list[str] = option(
+        default_factory=list,
+        parse=lambda text: parse_names(text, "--categorical"),
+        metavar="COL,...",
+        help="tables: columns read as categories, e.g. zip,grade",
+    )
+    # Tables only: columns left out of the model (identifiers, free text)
+    ignore: list[str] = option(
+        default_factory=list,
+        parse=lambda text: parse_names(text, "--ignore"),
+        metavar="COL,...",
+        help="tables: columns to leave out",
+    )
+    # Tables only: the column holding labels (kept out of the model's input; colours pictures)
+    label: str | None = option(None, metavar="COL", help="tables: the label column")
 
     def validate(self):
         if not self.dataset:
@@ -104,6 +128,13 @@ class DataConfig:
             )
         if self.min_count < 1:
             raise ConfigError(f"Expected data.min_count >= 1. Received: {self.min_count}")
+        overlap = sorted(set(self.categorical) & set(self.ignore))
+        if overlap or (self.label and self.label in self.ignore):
+            both = overlap[0] if overlap else self.label
+            raise ConfigError(
+                f"Expected each column in at most one of data.categorical, data.ignore and "
+                f"data.label. Received: {both!r} in two of them"
+            )
         if not 1 <= self.max_length <= MAX_TEXT_LENGTH:
             raise ConfigError(
                 f"Expected data.max_length in [1, {MAX_TEXT_LENGTH}]. Received: {self.max_length}"
@@ -307,6 +338,13 @@ MODEL_PRESETS = {
     },
     # Bowman et al. (2016)'s sentence VAE: a GRU reads the tokens, z sets a GRU decoder's initial
     # state and is fed at every step; word dropout makes the decoder lean on z. Sized for a CPU.
+    # Tables: an MLP over the encoded row (values and observed flags), one head per column
+    "tabular": {
+        "architecture": "mlp",
+        "hidden_units": [128, 128],
+        "latent_dim": 8,
+        "likelihood": "tabular",
+    },
     "sentence": {
         "architecture": "recurrent",
         "hidden_units": [256],

@@ -7,14 +7,19 @@ from vaekit import config as config_lib
 from vaekit.cli.args import bounded, dims_pair, output_path, seed_int
 from vaekit.errors import VaekitError
 
+MAX_IMAGES = 10_000  # images in one sample grid (sentences and rows may be more)
+
 
 def add_parsers(sub, common):
     p = sub.add_parser(
-        "sample", parents=[common], help="decode prior draws: an image grid, or sentences"
+        "sample", parents=[common], help="decode prior draws: an image grid, sentences or rows"
     )
     p.add_argument("run", metavar="RUN_DIR_OR_MODEL")
     p.add_argument(
-        "--num", type=bounded(int, 1, 10000), default=64, help="images or sentences (default 64)"
+        "--num",
+        type=bounded(int, 1, 1_000_000),
+        default=64,
+        help="images, sentences or rows (default 64; at most 10000 images)",
     )
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument(
@@ -34,7 +39,7 @@ def add_parsers(sub, common):
     p.add_argument(
         "--out",
         help="PNG to write (default RUN_DIR/sample-seedS.png); text: a .txt file (default: "
-        "stdout only)",
+        "stdout only); tables: .csv or .parquet (default RUN_DIR/sample-seedS.csv)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_sample)
@@ -122,8 +127,18 @@ def cmd_sample(args):
             vaekit.write_lines(sentences, out)
             print(f"Wrote {args.num} sentences to {out}")
         return 0
+    kind = vaekit.kind_of(model)
     if args.greedy:
-        raise VaekitError("--greedy decodes text; expected a text model. Received an image model.")
+        raise VaekitError(f"--greedy decodes text; expected a text model. Received a {kind} model.")
+    if kind == "table":  # rows in the table's own form: category names, integers, its ranges
+        out = output_path(args, args.run, f"sample-seed{args.seed}.csv")
+        vaekit.check_table_path(out)
+        rows = model.sample(args.num, seed=args.seed, temperature=args.temperature)
+        vaekit.write_samples(model, rows, out)
+        print(f"Wrote {args.num} rows to {out}")
+        return 0
+    if args.num > MAX_IMAGES:
+        raise VaekitError(f"Expected --num at most {MAX_IMAGES} for images. Received: {args.num}")
     out = output_path(args, args.run, f"sample-seed{args.seed}.png")
     images = model.sample(args.num, seed=args.seed, temperature=args.temperature)
     ncols = min(args.ncols, args.num) if args.ncols else None  # no empty columns
@@ -284,7 +299,8 @@ def cmd_info(args):
     if metrics_file.is_file():
         print("# metrics.json\n" + metrics_file.read_text(encoding="utf-8"))
     likelihood = model.likelihood.kind
-    names = [k for k in option_names(likelihood) if k != "vocabulary"]  # shown on its own line
+    codec_option = model.likelihood.codec_option  # the codec is shown on its own line
+    names = [k for k in option_names(likelihood) if k != codec_option]
     options = [f"{k}={getattr(model.likelihood, k)}" for k in names]
     if options:  # local_ar_bernoulli (window=3), gaussian (scale=0.1)
         likelihood += f" ({', '.join(options)})"
@@ -294,10 +310,7 @@ def cmd_info(args):
     )
     codec = vaekit.model_codec(model)
     if codec is not None:
-        print(
-            f"vocabulary {codec.size} tokens ({codec.level} level, specials included), "
-            f"max length {codec.max_length} tokens"
-        )
+        print(codec.describe())
     model.summary()
     model.encoder.summary()
     model.decoder.summary()

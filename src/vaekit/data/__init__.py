@@ -16,12 +16,21 @@ from __future__ import annotations
 import functools
 import os
 
+import numpy as np
+
 from vaekit.data.binarized_mnist import load_binarized_mnist
 from vaekit.data.dataset import BINARIZE_MODES, Dataset, build_dataset, check_options
 from vaekit.data.files import load_path
 from vaekit.data.keras_datasets import load_keras_dataset
+from vaekit.data.schema import TableSchema
 from vaekit.data.sentences import SENTENCE_FACTORS, load_sentences, make_sentences
 from vaekit.data.shapes import FACTOR_NAMES, SHAPE_NAMES, load_shapes, make_shapes, render_shapes
+from vaekit.data.tables import (
+    TABLE_SUFFIXES,
+    build_table_dataset,
+    load_table_file,
+    read_table_file,
+)
 from vaekit.data.text import (
     build_text_dataset,
     find_text_files,
@@ -32,6 +41,8 @@ from vaekit.data.text import (
 )
 from vaekit.data.vocabulary import TOKEN_LEVELS, Vocabulary, check_text_options
 from vaekit.errors import DataError
+
+CODECS = {"text": Vocabulary, "table": TableSchema}  # kind of data -> its codec class
 
 # Name -> loader. Each loader takes keyword options (data_dir, download, seed, limit,
 # val_fraction), ignores those it does not need, and returns a `Source`.
@@ -51,6 +62,7 @@ DEFAULT_DATA_DIR = os.path.join("~", ".cache", "vaekit")
 
 __all__ = [
     "BINARIZE_MODES",
+    "CODECS",
     "DATASETS",
     "Dataset",
     "FACTOR_NAMES",
@@ -58,10 +70,13 @@ __all__ = [
     "SHAPE_NAMES",
     "TEXT_DATASETS",
     "TOKEN_LEVELS",
+    "TableSchema",
     "Vocabulary",
     "default_data_dir",
     "load_configured",
     "load_dataset",
+    "load_examples",
+    "read_table",
     "make_sentences",
     "make_shapes",
     "render_shapes",
@@ -86,6 +101,9 @@ def load_configured(data_config, seed=0, **overrides) -> Dataset:
         "vocab_size": data_config.vocab_size,
         "min_count": data_config.min_count,
         "max_length": data_config.max_length,
+        "categorical": tuple(data_config.categorical),
+        "ignore": tuple(data_config.ignore),
+        "label": data_config.label,
     }
     return load_dataset(data_config.dataset, **{**options, **overrides})
 
@@ -108,6 +126,9 @@ def load_dataset(
     vocab_size: int | None = None,
     min_count: int = 1,
     max_length: int = 50,
+    categorical=(),
+    ignore=(),
+    label: str | None = None,
 ) -> Dataset:
     """Loads a dataset by name or path, split into train / validation / test.
 
@@ -148,6 +169,9 @@ def load_dataset(
         min_count: text only: training tokens seen fewer times become `<unk>` (>= 1).
         max_length: text only: tokens per example, in [1, 10000]; longer lines are truncated and
             counted in `info["truncated"]`.
+        categorical: tables only: column names read as categories whatever their values.
+        ignore: tables only: column names left out.
+        label: tables only: the column holding labels (`y`), kept out of the model's input.
 
     Returns:
         A `Dataset`.
@@ -170,7 +194,8 @@ def load_dataset(
         data_dir=os.path.expanduser(os.fspath(data_dir)) if data_dir else default_data_dir(),
         download=bool(download),
     )
-    name, loader = _resolve(spec)
+    table_options = {"categorical": tuple(categorical), "ignore": tuple(ignore), "label": label}
+    name, loader = _resolve(spec, table_options)
     source = loader(**options)
     common = dict(
         val_fraction=options["val_fraction"],
@@ -178,6 +203,8 @@ def load_dataset(
         limit=options["limit"],
         seed=options["seed"],
     )
+    if source.kind == "table":
+        return build_table_dataset(name, source, **common)
     if source.kind == "text":
         return build_text_dataset(
             name,
@@ -191,7 +218,53 @@ def load_dataset(
     return build_dataset(name, source, **common)
 
 
-def _resolve(spec):
+def load_examples(spec, codec=None, *, data_dir=None, download=True):
+    """Every example of a dataset, in the source's own order, unsplit: what `score`, `embed` and
+    `impute` read. `(x, y)`, with `y` the labels or None.
+
+    Images come as `load_dataset` gives them (float32 in `[0, 1]`, never binarized). Text and
+    tables are encoded with `codec`, the codec a trained model keeps (`vaekit.model_codec`), so
+    new raw input is read exactly as the model's training data was; they need one.
+
+    A source with its own splits (PTB, binarized MNIST) gives them one after another: train,
+    validation, test.
+
+    Raises:
+        DataError: as `load_dataset`, or text or a table without a codec, or a codec of another
+            kind of data than the file's.
+    """
+    data_dir = os.path.expanduser(os.fspath(data_dir)) if data_dir else default_data_dir()
+    _, loader = _resolve(spec)
+    source = loader(seed=0, limit=None, val_fraction=0.1, data_dir=data_dir, download=download)
+    parts = [source.splits[s] for s in ("train", "val", "test") if s in source.splits]
+    x = np.concatenate([p[0] for p in parts])
+    y = None if parts[0][1] is None else np.concatenate([p[1] for p in parts])
+    codec_kind = getattr(codec, "kind", "images")
+    if source.kind != codec_kind:
+        what = "no codec" if codec is None else f"a {codec_kind} codec"
+        raise DataError(
+            f"{source.source} holds {source.kind}: expected a model of {source.kind}. "
+            f"Received: {what} (a model of {codec_kind})"
+        )
+    if codec is not None:
+        x = codec.encode_examples(x)
+    return x, y
+
+
+def read_table(path) -> dict:
+    """The raw cells of a table file (`.csv`, `.tsv`, `.parquet`, `.mat`), column by column:
+    `{name: list}`, in file order; strings as written (CSV), Python values (Parquet, `.mat`),
+    None for a missing Parquet cell. What `vaekit impute` copies its observed cells from."""
+    path = os.fspath(path)
+    if os.path.splitext(path)[1].lower() not in TABLE_SUFFIXES or not os.path.isfile(path):
+        raise DataError(
+            f"Cannot read {path} as a table: expected an existing {', '.join(TABLE_SUFFIXES)} file."
+        )
+    names, columns = read_table_file(path)
+    return dict(zip(names, columns, strict=True))
+
+
+def _resolve(spec, table_options=None):
     """`(name, loader)` for a dataset name or an existing path."""
     if not isinstance(spec, (str, os.PathLike)):
         raise DataError(
@@ -211,17 +284,20 @@ def _resolve(spec):
         extension = os.path.splitext(text)[1].lower()
         if extension == ".txt":
             return text, functools.partial(load_text_file, text)
+        if extension in TABLE_SUFFIXES:
+            return text, functools.partial(load_table_file, text, **(table_options or {}))
         if extension not in (".npz", ".npy"):
             raise DataError(
-                f"Cannot read {text} as a dataset: expected an .npz, .npy or .txt file, or a "
-                "folder of MNIST IDX files, PNG/JPEG images or text files (train.txt, ...)."
+                f"Cannot read {text} as a dataset: expected an .npz, .npy, .txt, .csv, .tsv, "
+                ".parquet or .mat file, or a folder of MNIST IDX files, PNG/JPEG images or text "
+                "files (train.txt, ...)."
             )
         return text, functools.partial(load_path, text)
     looks_like_path = os.sep in text or "/" in text or os.path.splitext(text)[1] != ""
     if looks_like_path:
         raise DataError(
-            f"Dataset path {text} does not exist: expected an existing folder or .npz/.npy/.txt "
-            f"file, or a dataset name ({_NAMES})."
+            f"Dataset path {text} does not exist: expected an existing folder or "
+            f".npz/.npy/.txt/.csv/.parquet/.mat file, or a dataset name ({_NAMES})."
         )
     raise DataError(
         f"Unknown dataset {text!r}: expected one of {_NAMES}, or the path of an IDX folder, "

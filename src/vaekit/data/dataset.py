@@ -32,10 +32,11 @@ _STREAM_TEST, _STREAM_VAL, _STREAM_LIMIT, _STREAM_BINARIZE = 1, 2, 3, 4
 class Dataset:
     """Examples split into train / validation / test, with labels when the source has them.
 
-    The kind of data is `info["kind"]` (also `Dataset.kind`): `"images"` or `"text"`.
+    The kind of data is `info["kind"]` (also `Dataset.kind`): `"images"`, `"text"` or `"table"`.
     Images are float32 `(n, H, W, C)` arrays with values in `[0, 1]`; grey images have `C=1`.
     Text examples are int32 `(n, max_length + 1)` token ids: the tokens, then `<eos>`, then
-    `<pad>` (see `vaekit.data.text`). Labels are int64 `(n,)` class ids, float32 `(n, F)`
+    `<pad>` (see `vaekit.data.text`). Table rows are float32 `(n, width + columns)`: each
+    column's values, then one observed flag per column (see `vaekit.data.schema`). Labels are int64 `(n,)` class ids, float32 `(n, F)`
     generative factors, or `None`.
 
     Attributes:
@@ -50,7 +51,8 @@ class Dataset:
             holds `"tokens"`, `"vocab_size"`, `"max_length"`, `"truncated"` (examples cut to
             `max_length`, per split) and `"empty_lines"` (blank lines skipped).
         codec: what turns raw input into these arrays and back, saved with a model as plain config:
-            a `vaekit.data.vocabulary.Vocabulary` for text; `None` for images (their scaling is fixed).
+            a `vaekit.data.vocabulary.Vocabulary` for text, a `vaekit.data.schema.TableSchema` for
+            tables; `None` for images (their scaling is fixed).
 
     Example:
 
@@ -98,6 +100,13 @@ class Dataset:
     def summary(self) -> str:
         """One line: name, example shape (or tokens and vocabulary), split sizes, binarization."""
         sizes = " / ".join(f"{s} {len(getattr(self, f'x_{s}'))}" for s in SPLIT_NAMES)
+        if self.kind == "table":
+            missing = sum((self.info.get("missing_cells") or {}).values())
+            labels = ", labels" if self.y_train is not None else ""
+            return (
+                f"{self.name}: table of {len(self.info.get('columns', ()))} columns "
+                f"({self.codec.summary()}), {sizes}{labels}, {missing} missing cells"
+            )
         if self.kind == "text":
             info = self.info
             labels = ", labels" if self.y_train is not None else ""

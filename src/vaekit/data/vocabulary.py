@@ -42,6 +42,8 @@ class Vocabulary:
     ([[4, 5, 3, 2, 0]], ['the cat <unk>'])
     """
 
+    kind = "text"  # the kind of data this codec reads (`Dataset.kind`)
+
     def __init__(self, tokens, level: str = "word", max_length: int = 50):
         _check_level(level, "level")
         check_text_options(level, None, 1, max_length)
@@ -159,6 +161,10 @@ class Vocabulary:
             out[i, len(tokens)] = EOS
         return out, truncated
 
+    def encode_examples(self, lines) -> np.ndarray:
+        """`encode` without the count: the ids of `lines`, `(n, max_length + 1)`."""
+        return self.encode(lines)[0]
+
     def decode(self, ids) -> list[str]:
         """Text of token ids `(n, T)` (or one example `(T,)`): one string per example.
 
@@ -216,6 +222,13 @@ class Vocabulary:
 
     def __hash__(self) -> int:
         return hash((self._tokens, self.level, self.max_length))
+
+    def describe(self) -> str:
+        """One line for people: size, level, length."""
+        return (
+            f"vocabulary {self.size} tokens ({self.level} level, specials included), "
+            f"max length {self.max_length} tokens"
+        )
 
     def __repr__(self) -> str:
         return f"Vocabulary(level={self.level!r}, size={self.size}, max_length={self.max_length})"

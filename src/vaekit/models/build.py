@@ -10,6 +10,8 @@ from vaekit.models import likelihoods, networks, priors
 from vaekit.models.hierarchical import build_hierarchical
 from vaekit.models.vae import VAE
 
+_PRESET_FOR = {"images": "seed", "text": "sentence", "table": "tabular"}  # for error messages
+
 
 def build_vae(input_shape, config="seed", seed=None, codec=None, **overrides):
     """Build a VAE for data of `input_shape` from a `ModelConfig` or a preset name, plus overrides.
@@ -36,9 +38,16 @@ def build_vae(input_shape, config="seed", seed=None, codec=None, **overrides):
     likelihood_options, network_options = dict(config.likelihood_options), {}
     make_encoder, _ = networks.ARCHITECTURES.lookup(config.architecture)
     reads_tokens = "vocab_size" in inspect.signature(make_encoder).parameters
+    data_kind = getattr(codec, "kind", "images")
+    likelihood_class = likelihoods.LIKELIHOODS.lookup(config.likelihood)
+    if likelihood_class.data_kind != data_kind:
+        raise ConfigError(
+            f"Expected a likelihood for {data_kind} (e.g. the {_PRESET_FOR[data_kind]!r} preset). "
+            f"Received: likelihood={config.likelihood!r}, which models {likelihood_class.data_kind}"
+        )
     if codec is not None:  # what a model of this kind of data takes from its codec
-        if "vocabulary" in likelihoods.option_names(config.likelihood):
-            likelihood_options.setdefault("vocabulary", codec.get_config())
+        likelihood_options.setdefault(likelihood_class.codec_option, codec.get_config())
+    if data_kind == "text":
         network_options["vocab_size"] = codec.size
         if not reads_tokens:
             raise ConfigError(

@@ -50,6 +50,8 @@ class Likelihood:
     """
 
     kind = None  # the registry name (`LIKELIHOODS`), as a config names it
+    data_kind = "images"  # the kind of data it models (`Dataset.kind`)
+    codec_option = None  # the option taking the data's codec config (`build_vae(..., codec=)`)
     params_per_value = 1
     is_discrete = False  # True when log_prob is a log probability mass (bits/dim is meaningful)
 
@@ -81,6 +83,11 @@ class Likelihood:
     def _flat(self, tensor, dtype=None):
         """A data-shaped tensor with its event axes merged into one (see `ops.flatten_event`)."""
         return vops.flatten_event(ops.convert_to_tensor(tensor, dtype=dtype), self.event_ndim)
+
+    @property
+    def codec_config(self):
+        """The data codec's config this likelihood keeps (text, tables), or None (images)."""
+        return getattr(self, self.codec_option) if self.codec_option else None
 
     def mean(self, params):
         """The data-shaped mean (what pictures show)."""

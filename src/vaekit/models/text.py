@@ -46,6 +46,8 @@ class AutoregressiveCategorical(keras.layers.Layer, likelihoods.Likelihood):
     """
 
     kind = "autoregressive_categorical"
+    data_kind = "text"
+    codec_option = "vocabulary"
     is_discrete = True
     per_token = True  # evaluation reports perplexity per token (`<eos>` counted, as is the custom)
 

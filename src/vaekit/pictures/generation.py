@@ -188,3 +188,23 @@ def _images(model, x):
             f"Expected images of shape {tuple(model.data_shape)}. Received: {tuple(x.shape[1:])}"
         )
     return x
+
+
+def impute(model, x, batch_size=1024):
+    """Rows of a table model with their missing cells filled from the posterior: each row is
+    encoded (the encoder sees which cells are missing), its posterior mean decoded, and the
+    decoder's expected value put in each missing cell (for a category, its probabilities: the
+    codec decodes the most likely one). Observed cells are kept as they are; every flag becomes 1.
+    numpy `(n, size)`, ready for `model_codec(model).decode`."""
+    if not hasattr(model.likelihood, "impute"):
+        raise ValueError(
+            f"Expected a model whose likelihood fills missing cells (a table model). Received: "
+            f"likelihood {model.likelihood.kind!r}"
+        )
+    x = np.asarray(x, dtype="float32")
+    mean, _ = model.encode(x, batch_size=batch_size)
+    parts = []
+    for start in range(0, len(x), batch_size):
+        params = model.decode(mean[start : start + batch_size], return_params=True)
+        parts.append(model.likelihood.impute(x[start : start + batch_size], params))
+    return np.concatenate(parts) if parts else x.copy()
