@@ -173,19 +173,20 @@ def model_inputs(model, x):
 def model_record(model, inputs, samples=True, scores=True):
     """What a VAE must give back after saving and loading: attributes, config, weights, outputs.
 
-    The outputs: the posterior of `x`, the decoding of latents `z`, seeded prior samples (unless
-    `samples=False`), and (unless `scores=False`) the log weights of `x` with fixed noise.
+    The outputs: the posterior of `x`, the decoding of latents `z` (a conditional model's with the
+    conditions of `x`), seeded prior samples (unless `samples=False`), and (unless `scores=False`) the log weights of `x` with fixed noise.
     """
     x, z = inputs["x"], inputs["z"]
     mean, log_var = model.encode(x)
+    condition = model.condition_of(x)  # a conditional model decodes with x's conditions
     outputs = {
         "mean": mean,
         "log_var": log_var,
-        "decoded": model.decode(z),
-        "params": model.decode(z, return_params=True),
+        "decoded": model.decode(z, condition=condition),
+        "params": model.decode(z, return_params=True, condition=condition),
     }
     if samples:  # seeded draws repeat on one backend, not across backends
-        outputs["samples"] = model.sample(len(x), seed=0)
+        outputs["samples"] = model.sample(len(x), seed=0, condition=condition)
     if scores:
         log_px, kl = model.log_weights(x, NUM_DRAWS, noise=inputs["noise"])
         outputs |= {"log_px": numpy(log_px), "kl": numpy(kl)}

@@ -114,3 +114,18 @@ def test_bad_tables_exit_2_with_one_line_and_no_run(tmp_path, capsys, content, e
     rc, _, err = run_cli(capsys, *argv)
     assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_a_conditional_run_samples_rows_of_one_value(table_run, capsys, tmp_path):
+    out = tmp_path / "cond"
+    argv = ["train", "--dataset", table_run.parent / "t.csv", "--model", "tabular"]
+    argv += ["--ignore", "id", "--condition", "colour", "--epochs", "1", *SMALL, "--out", out]
+    assert run_cli(capsys, *argv)[0] == 0
+    target = tmp_path / "blue.csv"
+    rc, _, _ = run_cli(capsys, "sample", out, "--condition", "blue", "--num", "9", "--out", target)
+    assert rc == 0 and {r["colour"] for r in _read(target)} == {"blue"}
+    rc, _, err = run_cli(capsys, "sample", out, "--condition", "pink", "--out", tmp_path / "p.csv")
+    assert rc == 2 and "'pink', a category the model never saw" in err
+    other = tmp_path / "other.csv"
+    rc, _, err = run_cli(capsys, "sample", table_run, "--condition", "blue", "--out", other)
+    assert rc == 2 and "--condition needs a conditional model" in err and not other.exists()

@@ -6,11 +6,11 @@ import pytest
 
 from contract import check_config, check_model
 from vaekit.data.schema import TableSchema, as_table
-from vaekit.errors import ConfigError
+from vaekit.errors import ConfigError, DataError
 from vaekit.evaluation.nll import evaluate
 from vaekit.models.build import build_vae
 from vaekit.models.tabular import Tabular
-from vaekit.pictures.generation import impute
+from vaekit.pictures.generation import impute, prior_rows
 
 ROWS = [
     ["1.5", "red", "yes", "3"],
@@ -134,3 +134,36 @@ def test_a_table_needs_a_tabular_likelihood_and_an_image_model_refuses_a_schema(
         build_vae(x.shape[1:], "tabular")
     with pytest.raises(ConfigError, match=r"Expected rows of shape \(10,\)"):
         build_vae((11,), "tabular", codec=schema)
+
+
+def test_a_conditional_model_reads_its_condition_and_does_not_score_it(tmp_path):
+    schema, x = _x()
+    schema = schema.with_condition("colour")
+    x = schema.encode(as_table(ROWS, schema.names))
+    lik = Tabular(schema=schema.get_config())
+    assert lik.condition_width == 3 and lik.param_shape((schema.size,)) == (2 + 1 + 2,)
+    params = np.random.default_rng(4).normal(size=(len(x), 5)).astype("float32")
+    terms = _numpy(lik.column_log_probs(x, params))
+    np.testing.assert_array_equal(terms[:, 1], 0.0)  # the condition: given, not scored
+    np.testing.assert_array_equal(lik.values_scored(x), [3, 3, 1, 2, 3])
+    model = build_vae(x.shape[1:], "tabular", seed=0, codec=schema, hidden_units=[16])
+    assert model.conditioned and model.decoder.inputs[0].shape[-1] == 8 + 3
+    loaded = check_model(model, x, tmp_path)
+    blue = schema.encode_condition(["blue"])[0]
+    rows = schema.decode(prior_rows(loaded, 20, seed=0, condition=blue))
+    assert rows["colour"] == ["blue"] * 20
+    drawn = schema.decode(prior_rows(loaded, 200, seed=1))["colour"]  # as often as in training
+    assert set(drawn) == {"red", "blue", "green"} and drawn.count("red") > drawn.count("green")
+    with pytest.raises(ConfigError, match="Expected a condition: this model is conditioned on"):
+        loaded.sample(3)
+    with pytest.raises(ConfigError, match="unconditional model for two stochastic layers"):
+        build_vae(x.shape[1:], "tabular", codec=schema, stochastic_layers=2)
+
+
+def test_the_condition_must_be_a_present_category():
+    schema, _ = _x()
+    with pytest.raises(DataError, match="categorical or boolean condition column"):
+        schema.with_condition("size")
+    conditioned = schema.with_condition("ok")  # row 3 has no value for ok
+    with pytest.raises(DataError, match="'ok', the condition, has a missing cell in row 3"):
+        conditioned.encode(as_table(ROWS, schema.names))

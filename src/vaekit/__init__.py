@@ -42,6 +42,7 @@ _EXPORTS = {
     "read_history": "vaekit.training.history",
     "prior_samples": "vaekit.pictures.generation",
     "prior_sentences": "vaekit.pictures.generation",
+    "prior_rows": "vaekit.pictures.generation",
     "reconstructions": "vaekit.pictures.generation",
     "interpolate": "vaekit.pictures.generation",
     "impute": "vaekit.pictures.generation",

@@ -103,6 +103,11 @@ class DataConfig:
     )
     # Tables only: the column holding labels (kept out of the model's input; colours pictures)
     label: str | None = option(None, metavar="COL", help="tables: the label column")
+    # Tables only: a conditional model: encoder and decoder are given this column (categorical
+    # or boolean); `vaekit sample --condition VALUE` then generates rows of one value
+    condition: str | None = option(
+        None, metavar="COL", help="tables: condition the model on this column"
+    )
 
     def validate(self):
         if not self.dataset:
@@ -129,11 +134,13 @@ class DataConfig:
         if self.min_count < 1:
             raise ConfigError(f"Expected data.min_count >= 1. Received: {self.min_count}")
         overlap = sorted(set(self.categorical) & set(self.ignore))
+        if self.condition and self.condition in (*self.ignore, self.label):
+            overlap.append(self.condition)
         if overlap or (self.label and self.label in self.ignore):
             both = overlap[0] if overlap else self.label
             raise ConfigError(
-                f"Expected each column in at most one of data.categorical, data.ignore and "
-                f"data.label. Received: {both!r} in two of them"
+                f"Expected a column in at most one of data.ignore, data.label and "
+                f"data.categorical (or data.condition). Received: {both!r} in two of them"
             )
         if not 1 <= self.max_length <= MAX_TEXT_LENGTH:
             raise ConfigError(

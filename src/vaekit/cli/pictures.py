@@ -37,6 +37,12 @@ def add_parsers(sub, common):
         "--ncols", type=bounded(int, 1, 10000), help="images per row (default: a square grid)"
     )
     p.add_argument(
+        "--condition",
+        metavar="VALUE",
+        help="tables: rows of one value of the model's condition column (default: drawn as in "
+        "training)",
+    )
+    p.add_argument(
         "--out",
         help="PNG to write (default RUN_DIR/sample-seedS.png); text: a .txt file (default: "
         "stdout only); tables: .csv or .parquet (default RUN_DIR/sample-seedS.csv)",
@@ -130,10 +136,25 @@ def cmd_sample(args):
     kind = vaekit.kind_of(model)
     if args.greedy:
         raise VaekitError(f"--greedy decodes text; expected a text model. Received a {kind} model.")
+    if kind != "table" and args.condition is not None:
+        raise VaekitError(
+            f"--condition picks rows of a conditional table model. Received a {kind} model."
+        )
     if kind == "table":  # rows in the table's own form: category names, integers, its ranges
         out = output_path(args, args.run, f"sample-seed{args.seed}.csv")
         vaekit.check_table_path(out)
-        rows = model.sample(args.num, seed=args.seed, temperature=args.temperature)
+        condition = None
+        if args.condition is not None:
+            codec = vaekit.model_codec(model)
+            if codec.condition is None:
+                raise VaekitError(
+                    f"--condition needs a conditional model; {args.run} was trained without "
+                    "--condition COLUMN."
+                )
+            condition = codec.encode_condition([args.condition])[0]
+        rows = vaekit.prior_rows(
+            model, args.num, seed=args.seed, condition=condition, temperature=args.temperature
+        )
         vaekit.write_samples(model, rows, out)
         print(f"Wrote {args.num} rows to {out}")
         return 0

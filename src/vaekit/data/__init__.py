@@ -104,6 +104,7 @@ def load_configured(data_config, seed=0, **overrides) -> Dataset:
         "categorical": tuple(data_config.categorical),
         "ignore": tuple(data_config.ignore),
         "label": data_config.label,
+        "condition": data_config.condition,
     }
     return load_dataset(data_config.dataset, **{**options, **overrides})
 
@@ -129,6 +130,7 @@ def load_dataset(
     categorical=(),
     ignore=(),
     label: str | None = None,
+    condition: str | None = None,
 ) -> Dataset:
     """Loads a dataset by name or path, split into train / validation / test.
 
@@ -172,6 +174,8 @@ def load_dataset(
         categorical: tables only: column names read as categories whatever their values.
         ignore: tables only: column names left out.
         label: tables only: the column holding labels (`y`), kept out of the model's input.
+        condition: tables only: the column a conditional model is given beside z (its schema's
+            `condition`).
 
     Returns:
         A `Dataset`.
@@ -194,7 +198,12 @@ def load_dataset(
         data_dir=os.path.expanduser(os.fspath(data_dir)) if data_dir else default_data_dir(),
         download=bool(download),
     )
-    table_options = {"categorical": tuple(categorical), "ignore": tuple(ignore), "label": label}
+    table_options = {
+        "categorical": tuple(categorical),
+        "ignore": tuple(ignore),
+        "label": label,
+        "condition": condition,
+    }
     name, loader = _resolve(spec, table_options)
     source = loader(**options)
     common = dict(

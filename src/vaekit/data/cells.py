@@ -96,16 +96,17 @@ def fit_column(name, kind, train, table):
                 f"Column {name!r} has {len(categories)} distinct values: expected at most "
                 f"{MAX_CATEGORIES} categories; drop an identifier column with --ignore {name}."
             )
-        return {"name": name, "type": kind, "categories": categories}
+        return _with_counts({"name": name, "type": kind, "categories": categories}, train)
     if kind == "boolean":
         spellings = {_text(c) for c in table if not is_missing(c)}
         false = sorted(s for s in spellings if s.lower() in FALSE or s in ("0", "False"))
         true = sorted(s for s in spellings if s.lower() in TRUE or s in ("1", "True"))
-        return {
+        column = {
             "name": name,
             "type": kind,
             "values": [(false or ["false"])[0], (true or ["true"])[0]],
         }
+        return _with_counts(column, train)
     values = np.array([_parse_number(c, name, i) for i, c in enumerate(train)], dtype="float64")
     values = values[np.isfinite(values)]
     if not values.size:
@@ -114,6 +115,17 @@ def fit_column(name, kind, train, table):
     if kind == "numeric":
         column["decimals"] = _decimals(table)
     return column
+
+
+def _with_counts(column, train):
+    """`column` with `counts`: its training rows per category (or false, true)."""
+    values, observed = ENCODERS[column["type"]](column, train)
+    values = values[observed]
+    if column["type"] == "boolean":
+        counts = [len(values) - values.sum(), values.sum()]
+    else:
+        counts = values.sum(axis=0)
+    return {**column, "counts": [int(c) for c in counts]}
 
 
 def _decimals(cells):

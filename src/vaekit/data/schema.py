@@ -34,6 +34,8 @@ from vaekit.data.cells import (
 )
 from vaekit.errors import DataError
 
+CONFIG_KEYS = {"columns", "condition"}
+
 
 class TableSchema:
     """The columns of a table: their types and what it takes to encode and decode them.
@@ -43,7 +45,9 @@ class TableSchema:
             type `mean`, `std`, `min`, `max` (numeric, integer; numeric may add `decimals`, the
             digits its values are rounded to on decode), `categories` (categorical: the
             category names), `values` (boolean: the false and true spellings, e.g.
-            `["no", "yes"]`).
+            `["no", "yes"]`); both may hold `counts`, the training rows per value.
+        condition: the name of a categorical or boolean column a conditional model is given
+            beside z (its decoder reads it; its likelihood does not score it), or None.
 
     Example:
 
@@ -54,7 +58,7 @@ class TableSchema:
 
     kind = "table"  # the kind of data this codec reads (`Dataset.kind`)
 
-    def __init__(self, columns):
+    def __init__(self, columns, condition=None):
         if not isinstance(columns, (list, tuple)) or not columns:
             raise DataError(f"Expected a non-empty list of columns. Received: {columns!r:.80}")
         self.columns = [check_column(c) for c in columns]
@@ -66,6 +70,48 @@ class TableSchema:
             len(c["categories"]) if c["type"] == "categorical" else 1 for c in self.columns
         ]
         self.offsets = np.cumsum([0, *self.widths])[:-1].tolist()
+        self.condition = condition
+        if condition is not None:
+            if condition not in names:
+                raise DataError(
+                    f"Expected the condition to name a column ({', '.join(names[:20])}). "
+                    f"Received: condition={condition!r}"
+                )
+            if self.columns[names.index(condition)]["type"] not in ("categorical", "boolean"):
+                raise DataError(
+                    f"Expected a categorical or boolean condition column. Received: {condition!r}"
+                    f" of type {self.columns[names.index(condition)]['type']} (force it with "
+                    f"--categorical {condition})"
+                )
+
+    # --- the condition of a conditional model -----------------------------------------------
+
+    @property
+    def condition_slice(self) -> tuple[int, int]:
+        """`(start, width)` of the condition column's values in an encoded row."""
+        j = self.names.index(self.condition)
+        return self.offsets[j], self.widths[j]
+
+    def condition_counts(self) -> np.ndarray:
+        """Training rows per condition value (ones where the schema has no counts)."""
+        column = self.columns[self.names.index(self.condition)]
+        return np.asarray(column.get("counts") or [1] * len(self.condition_values()), "float64")
+
+    def condition_values(self) -> list[str]:
+        """The values the condition column takes (category names, or false and true)."""
+        column = self.columns[self.names.index(self.condition)]
+        return list(column.get("categories") or column["values"])
+
+    def encode_condition(self, cells) -> np.ndarray:
+        """float32 `(n, width)` condition values of raw `cells` (e.g. `["Gentoo"]`)."""
+        column = self.columns[self.names.index(self.condition)]
+        values, observed = ENCODERS[column["type"]](column, np.asarray(cells, dtype=object))
+        if not np.all(observed):
+            raise DataError(
+                f"Expected a value of the condition {self.condition!r} "
+                f"({', '.join(self.condition_values()[:10])}). Received: a missing one"
+            )
+        return values.astype("float32")
 
     # --- layout -------------------------------------------------------------------------------
 
@@ -135,6 +181,12 @@ class TableSchema:
         out = np.zeros((len(table), self.size), np.float32)
         for j, (column, start) in enumerate(zip(self.columns, self.offsets, strict=True)):
             values, observed = ENCODERS[column["type"]](column, table[column["name"]])
+            if column["name"] == self.condition and not np.all(observed):
+                row = int(np.argmin(observed))
+                raise DataError(
+                    f"Column {self.condition!r}, the condition, has a missing cell in row {row}: "
+                    "expected a value in every row."
+                )
             out[:, start : start + values.shape[1]] = values
             out[:, self.width + j] = observed
         return out
@@ -175,18 +227,28 @@ class TableSchema:
     # --- config -------------------------------------------------------------------------------
 
     def get_config(self) -> dict:
-        """Plain JSON: `{"columns": [...]}`."""
-        return {"columns": [dict(c) for c in self.columns]}
+        """Plain JSON: `{"columns": [...]}`, and `"condition"` for a conditional model."""
+        config = {"columns": [dict(c) for c in self.columns]}
+        if self.condition is not None:
+            config["condition"] = self.condition
+        return config
 
     @classmethod
     def from_config(cls, config) -> TableSchema:
-        if not isinstance(config, dict) or set(config) != {"columns"}:
+        if not isinstance(config, dict) or "columns" not in config or set(config) - CONFIG_KEYS:
             got = sorted(config) if isinstance(config, dict) else type(config).__name__
-            raise DataError(f"Expected a table schema config with key 'columns'. Received: {got}")
-        return cls(config["columns"])
+            raise DataError(
+                f"Expected a table schema config with keys 'columns' and optionally 'condition'. "
+                f"Received: {got}"
+            )
+        return cls(config["columns"], condition=config.get("condition"))
+
+    def with_condition(self, condition) -> TableSchema:
+        """The same schema, conditioned on the column `condition` (or unconditioned: None)."""
+        return TableSchema(self.columns, condition=condition)
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, TableSchema) and self.columns == other.columns
+        return isinstance(other, TableSchema) and self.get_config() == other.get_config()
 
     __hash__ = None
 

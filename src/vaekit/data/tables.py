@@ -17,7 +17,8 @@ Sources:
 
 Options (`load_dataset`): `categorical` forces columns to be categories (integer codes), `ignore`
 leaves columns out, `label` names the column that holds labels (kept out of the model's input;
-categories become class ids with `info["label_names"]`, numbers a float factor).
+categories become class ids with `info["label_names"]`, numbers a float factor), `condition` names
+the categorical or boolean column a conditional model is given (the schema's `condition`).
 """
 
 from __future__ import annotations
@@ -164,12 +165,15 @@ def _read_mat(path):
 # --- sources ------------------------------------------------------------------------------------
 
 
-def load_table_file(path, *, categorical=(), ignore=(), label=None, **_) -> Source:
+def load_table_file(path, *, categorical=(), ignore=(), label=None, condition=None, **_) -> Source:
     """A table file as one pool of raw rows (see the module docstring)."""
     if os.path.splitext(path)[1].lower() == ".mat":
+        if condition is not None:
+            raise DataError(f"{path} holds numbers only: expected no condition for an ODDS set.")
         return _odds_source(path, ignore)
     names, columns = read_table_file(path)
-    unknown = [n for n in [*categorical, *ignore, *([label] if label else [])] if n not in names]
+    named = [*categorical, *ignore, *(n for n in (label, condition) if n)]
+    unknown = [n for n in named if n not in names]
     if unknown:
         raise DataError(
             f"{path} has no column {unknown[0]!r}: expected one of {', '.join(names[:20])}."
@@ -189,7 +193,7 @@ def load_table_file(path, *, categorical=(), ignore=(), label=None, **_) -> Sour
         source=path,
         label_names=label_names,
         kind="table",
-        extra_info={"categorical": list(categorical), "dropped": []},
+        extra_info={"categorical": list(categorical), "dropped": [], "condition": condition},
     )
 
 
@@ -238,7 +242,10 @@ def build_table_dataset(name, source, *, val_fraction, binarize, limit, seed) ->
         types = dict.fromkeys(everything.dtype.names, "numeric")
     else:
         types = dict.fromkeys(extra.get("categorical", ()), "categorical")
+    condition = extra.get("condition")
     schema = TableSchema.fit(splits["train"][0], everything, types=types)
+    if condition is not None:
+        schema = schema.with_condition(condition)
     encoded = {s: (schema.encode(splits[s][0]), splits[s][1]) for s in SPLIT_NAMES}
     missing = {s: int((encoded[s][0][:, schema.width :] < 0.5).sum()) for s in SPLIT_NAMES}
     info = {

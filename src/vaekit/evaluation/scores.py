@@ -70,7 +70,10 @@ def column_terms(model, x, draws=COLUMN_DRAWS, *, seed=0):
         mean, log_var = model.encode(xb)  # (n, latent) each
         noise = rng.standard_normal((n, draws, mean.shape[1]), dtype="float32")
         z = mean[:, None] + np.exp(0.5 * log_var)[:, None] * noise  # (n, draws, latent)
-        params = model.decode(z.reshape(n * draws, -1), return_params=True)  # (n * draws, ...)
+        condition = model.condition_of(xb)  # a conditional model's, per example (or None)
+        if condition is not None:
+            condition = np.repeat(condition, draws, axis=0)
+        params = model.decode(z.reshape(n * draws, -1), return_params=True, condition=condition)
         x_k = np.repeat(xb, draws, axis=0)  # row b * draws + j is example b, for draw j
         terms = ops.convert_to_numpy(
             likelihood.column_log_probs(ops.convert_to_tensor(x_k), ops.convert_to_tensor(params))

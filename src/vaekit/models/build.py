@@ -83,6 +83,7 @@ def build_vae(input_shape, config="seed", seed=None, codec=None, **overrides):
         input_shape,
         likelihood.param_shape(input_shape),
         config.latent_dim,
+        condition_dim=likelihood.condition_width,
         hidden_units=tuple(config.hidden_units),
         activation=config.activation,
         **network_options,

@@ -12,6 +12,7 @@ top-level latent is decoded. The ELBO, the IWAE bound and the NLL estimator are 
 import keras
 from keras import layers, ops
 
+from vaekit.errors import ConfigError
 from vaekit.models import networks, priors
 from vaekit.models import ops as vops
 from vaekit.models.layers import GaussianSampler
@@ -128,7 +129,7 @@ class HierarchicalVAE(VAE):
         log_p = self.prior.log_prob(z2) + vops.diag_gaussian_log_prob(z1, pm1, plv1)
         return log_px, ops.reshape(log_q - log_p, (-1, k))
 
-    def decode_params(self, z):
+    def decode_params(self, z, condition=None):
         # A top-level latent decodes with z1 at the mean of p(z1 | z2).
         z1, _ = self.z1_prior(z, training=False)
         return self.decoder(ops.concatenate([z1, z], axis=-1), training=False)
@@ -149,6 +150,11 @@ class HierarchicalVAE(VAE):
 
 def build_hierarchical(config, input_shape, **options):
     """A `HierarchicalVAE` from a `ModelConfig`: both layers `config.latent_dim` wide."""
+    if options["likelihood"].condition_width:
+        raise ConfigError(
+            "Expected an unconditional model for two stochastic layers. Received: a condition "
+            f"on {options['likelihood'].condition_name!r}"
+        )
     latent = config.latent_dim
     units = config.hidden_units[-1]
     param_shape = options["likelihood"].param_shape(input_shape)

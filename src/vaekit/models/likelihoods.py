@@ -84,6 +84,16 @@ class Likelihood:
         """A data-shaped tensor with its event axes merged into one (see `ops.flatten_event`)."""
         return vops.flatten_event(ops.convert_to_tensor(tensor, dtype=dtype), self.event_ndim)
 
+    condition_width = 0  # values of the data the decoder is given beside z (a conditional model)
+
+    def condition(self, x):
+        """The values of `x` `(..., *data_shape)` the model is conditioned on, `(..., width)`."""
+        raise NotImplementedError(f"The {self.kind} likelihood takes no condition.")
+
+    def place_condition(self, x, condition):
+        """Data-shaped `x` (means or draws) with the given condition values written into it."""
+        return x
+
     @property
     def codec_config(self):
         """The data codec's config this likelihood keeps (text, tables), or None (images)."""

@@ -339,13 +339,13 @@ ARCHITECTURES.register((conv_encoder, conv_decoder), "conv")
 ARCHITECTURES.register((resconv_encoder, resconv_decoder), "resconv")
 
 
-def build_networks(architecture, input_shape, param_shape, latent_dim, **options):
+def build_networks(architecture, input_shape, param_shape, latent_dim, condition_dim=0, **options):
     """Build `(encoder, decoder)` for a registered architecture name.
 
     `options` (`hidden_units`, `activation`, and the architecture's own, such as `kernel_size`) go to
-    both builders.
+    both builders. A conditional model's decoder reads `condition_dim` values beside the latents.
     """
     make_encoder, make_decoder = ARCHITECTURES.lookup(architecture)
     return make_encoder(input_shape, latent_dim, **options), make_decoder(
-        param_shape, latent_dim, **options
+        param_shape, latent_dim + int(condition_dim), **options
     )

@@ -11,7 +11,9 @@ column, then one observed flag per column. The decoder outputs, per column in sc
 
 `log_prob` sums the observed cells' terms (a missing cell adds no loss), so the ELBO and the
 importance-sampled NLL of `vaekit.models.vae` / `vaekit.evaluation` apply unchanged;
-`column_log_probs` keeps them apart, for per-column anomaly scores. Numeric terms are densities of
+`column_log_probs` keeps them apart, for per-column anomaly scores. A schema with a `condition`
+column makes a conditional model: the decoder reads that column's values beside z
+(`condition`, `place_condition`), and it has no head of its own (its term is 0). Numeric terms are densities of
 the standardised values (`is_discrete = False`). Every head is computed for all columns of its type
 at once (gathers on fixed index arrays), so a table of hundreds of columns compiles as fast as one
 of ten.
@@ -61,10 +63,23 @@ class Tabular(Likelihood):
         """Fixed index arrays: where each column's values, flag and parameters sit."""
         numeric, boolean, categorical = [], [], []
         p = 0
+        self.condition_name = schema.condition
+        self.condition_width, self._condition = 0, np.zeros(0, "int32")
+        if schema.condition is not None:
+            start, width = schema.condition_slice
+            self.condition_width = width
+            self._condition = np.arange(start, start + width, dtype="int32")
+            if len(schema.columns) < 2:
+                raise ConfigError(
+                    f"Expected columns to model beside the condition {schema.condition!r}. "
+                    "Received: the condition alone"
+                )
         for j, (column, start, width) in enumerate(
             zip(schema.columns, schema.offsets, schema.widths, strict=True)
         ):
             flag = schema.width + j
+            if column["name"] == schema.condition:  # given to the decoder, not scored
+                continue
             if column["type"] == "categorical":
                 categorical.append((j, start, width, flag, p))
                 p += width
@@ -109,6 +124,8 @@ class Tabular(Likelihood):
         # Terms come out grouped by type (numeric, boolean, categorical): this puts them back in
         # schema order.
         grouped = [c[0] for c in numeric] + [c[0] for c in boolean] + [c[0] for c in categorical]
+        if schema.condition is not None:  # its term, always 0, comes last
+            grouped.append(schema.names.index(schema.condition))
         self._order = ints(np.argsort(grouped))
 
     def bind(self, data_shape):
@@ -146,6 +163,8 @@ class Tabular(Likelihood):
             onehot = ops.take(x, self._cat["value"], axis=-1) * valid
             flag = ops.take(x, self._cat["flag"], axis=-1)
             terms.append(flag * ops.sum(onehot * log_p, axis=-1))
+        if self.condition_width:
+            terms.append(ops.zeros_like(terms[0][..., :1]))
         return ops.take(ops.concatenate(terms, axis=-1), self._order, axis=-1)
 
     def _categorical_log_softmax(self, params):
@@ -154,12 +173,22 @@ class Tabular(Likelihood):
         )
         return ops.log_softmax(logits, axis=-1)
 
+    def condition(self, x):
+        """The condition column's values of rows `x`: `(..., width)`."""
+        return ops.take(ops.convert_to_tensor(x), self._condition, axis=-1)
+
+    def place_condition(self, x, condition):
+        """Rows `x` with the condition column's values set to `condition`."""
+        x = ops.convert_to_tensor(x)
+        return _scatter_columns(x, self._condition, ops.cast(condition, x.dtype))
+
     def log_prob(self, x, params, training=False):
         return ops.sum(self.column_log_probs(x, params), axis=-1)
 
     def values_scored(self, x):
-        """Observed cells per row."""
-        return np.asarray(x)[:, self.width :].sum(axis=-1).round().astype("int64")
+        """Observed cells per row (the condition's, given rather than scored, left out)."""
+        flags = np.asarray(x)[:, self.width :].sum(axis=-1).round().astype("int64")
+        return flags - (1 if self.condition_width else 0)
 
     def _assemble(self, num, boolean, cat):
         """A row-shaped tensor from per-type values (numeric `(b, n_num)`, boolean `(b, n_bool)`,
@@ -230,7 +259,7 @@ class Tabular(Likelihood):
 def _scatter_columns(out, columns, values):
     """`out` with `out[:, columns] = values` (distinct `columns`), written with a one-hot matmul
     so every backend traces it the same way."""
-    placement = np.zeros((len(columns), out.shape[1]), "float32")
+    placement = np.zeros((len(columns), out.shape[-1]), "float32")
     placement[np.arange(len(columns)), columns] = 1.0
     keep = ops.convert_to_tensor(1.0 - placement.sum(axis=0), out.dtype)
     values = ops.cast(values, out.dtype)

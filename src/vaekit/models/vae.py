@@ -78,6 +78,13 @@ class VAE(keras.Model):
                 f"Expected a likelihood with event_ndim={len(self.data_shape)} for data of shape "
                 f"{self.data_shape}. Received: event_ndim={self.likelihood.event_ndim}"
             )
+        decoder_in = int(decoder.inputs[0].shape[-1])
+        if self.conditioned and decoder_in != self.latent_dim + self.likelihood.condition_width:
+            raise ConfigError(
+                f"Expected a decoder reading {self.latent_dim} latents and "
+                f"{self.likelihood.condition_width} condition values. Received: a decoder input "
+                f"of {decoder_in}"
+            )
         if tuple(decoder.outputs[0].shape[1:]) != expected:
             raise ConfigError(
                 f"Expected the decoder to output {self.likelihood.kind} parameters of shape {expected} "
@@ -114,6 +121,34 @@ class VAE(keras.Model):
             shape=(), initializer="ones", trainable=False, name="kl_scale"
         )
         self.built = True
+
+    @property
+    def conditioned(self):
+        """Whether the decoder is given part of the data beside z (a conditional VAE)."""
+        return self.likelihood.condition_width > 0
+
+    def condition_of(self, x):
+        """The condition values of data `x` (numpy `(n, width)`), or None if not conditioned."""
+        if not self.conditioned:
+            return None
+        return ops.convert_to_numpy(self.likelihood.condition(ops.convert_to_tensor(x)))
+
+    def decoder_input(self, z, x=None, condition=None, repeats=1):
+        """What the decoder reads: `z`, and for a conditional model the condition (of data `x`, or
+        given) beside it, each condition row repeated `repeats` times (k draws per example)."""
+        if not self.conditioned:
+            return z
+        if condition is None:
+            if x is None:
+                raise ConfigError(
+                    f"Expected a condition: this model is conditioned on "
+                    f"{self.likelihood.condition_name!r}. Received: none"
+                )
+            condition = self.likelihood.condition(x)
+        condition = ops.cast(ops.convert_to_tensor(condition), z.dtype)
+        if repeats > 1:
+            condition = ops.repeat(condition, repeats, axis=0)
+        return ops.concatenate([z, condition], axis=-1)
 
     @property
     def noise_dim(self):
@@ -159,7 +194,7 @@ class VAE(keras.Model):
     def call(self, x, training=False, noise=None):
         mean, log_var = self.posterior(x, training=training)  # (batch, latent) each
         z, noise = self.draw_with_noise(mean, log_var, noise)  # (batch, latent) each
-        params = self.decoder(z, training=training)  # (batch, *param_shape)
+        params = self.decoder(self.decoder_input(z, x), training=training)  # (batch, *param_shape)
         return {"mean": mean, "log_var": log_var, "z": z, "noise": noise, "params": params}
 
     # --- the objective, written once --------------------------------------------------------------
@@ -188,7 +223,7 @@ class VAE(keras.Model):
         mean_k = ops.repeat(mean, k, axis=0)  # (batch * k, latent): row b * k + j is draw j of b
         log_var_k = ops.repeat(log_var, k, axis=0)
         z, noise = self.draw_with_noise(mean_k, log_var_k, noise)
-        params = self.decoder(z, training=training)  # (batch * k, *param_shape)
+        params = self.decoder(self.decoder_input(z, x, repeats=k), training=training)
         kl = vops.diag_gaussian_log_prob_at_noise(noise, log_var_k) - self.prior.log_prob(z)
         return self.log_px_draws(x, params, k, training), ops.reshape(kl, (-1, k))
 
@@ -201,9 +236,10 @@ class VAE(keras.Model):
         x = ops.expand_dims(ops.cast(x, params.dtype), 1)  # (batch, 1, *data_shape)
         return self.likelihood.log_prob(x, params, training=training)
 
-    def decode_params(self, z):
-        """The likelihood's parameters for latents `z` (a hierarchical model fills in the rest)."""
-        return self.decoder(z, training=False)
+    def decode_params(self, z, condition=None):
+        """The likelihood's parameters for latents `z` (a hierarchical model fills in the rest;
+        a conditional model reads `condition` `(batch, width)` beside them)."""
+        return self.decoder(self.decoder_input(z, condition=condition), training=False)
 
     def kl_weight(self, training):
         """beta, times the warm-up factor while training (scores always use the true weight)."""
@@ -268,27 +304,40 @@ class VAE(keras.Model):
             )
         return np.concatenate(means), np.concatenate(log_vars)
 
-    def decode(self, z, batch_size=1024, return_params=False):
-        """Decode latents `(n, latent_dim)` to the likelihood's means (or its raw parameters)."""
+    def decode(self, z, batch_size=1024, return_params=False, condition=None):
+        """Decode latents `(n, latent_dim)` to the likelihood's means (or its raw parameters).
+
+        A conditional model needs `condition`: `(n, width)` values (`condition_of(x)`), or one row
+        `(width,)` for all; its means carry the condition in place."""
+        if condition is not None:
+            condition = np.broadcast_to(
+                np.asarray(condition, "float32"), (len(z), self.likelihood.condition_width)
+            )
+        elif self.conditioned:
+            self.decoder_input(ops.zeros((1, self.latent_dim)))  # the one-line error
         out = []
         for start in range(0, len(z), batch_size):
-            params = self.decode_params(ops.convert_to_tensor(z[start : start + batch_size]))
-            out.append(
-                ops.convert_to_numpy(params if return_params else self.likelihood.mean(params))
-            )
+            c = None if condition is None else condition[start : start + batch_size]
+            params = self.decode_params(ops.convert_to_tensor(z[start : start + batch_size]), c)
+            if not return_params:
+                params = self.likelihood.mean(params)
+                if c is not None:
+                    params = self.likelihood.place_condition(params, ops.convert_to_tensor(c))
+            out.append(ops.convert_to_numpy(params))
         if not out:
             return np.zeros((0, *self.likelihood.param_shape(self.data_shape)), "float32")
         return np.concatenate(out)
 
-    def sample(self, num, seed=None, temperature=1.0):
-        """Decode `num` draws from the prior (scaled by `temperature`) to data means, numpy."""
+    def sample(self, num, seed=None, temperature=1.0, condition=None):
+        """Decode `num` draws from the prior (scaled by `temperature`) to data means, numpy; a
+        conditional model's `condition` as in `decode`."""
         z = ops.convert_to_numpy(self.prior.sample(int(num), self.latent_dim, seed=seed))
-        return self.decode(z * float(temperature))
+        return self.decode(z * float(temperature), condition=condition)
 
     def reconstruct(self, x, batch_size=1024):
         """Decode the posterior means of `x`: the model's reconstructions, numpy."""
         mean, _ = self.encode(x, batch_size=batch_size)
-        return self.decode(mean, batch_size=batch_size)
+        return self.decode(mean, batch_size=batch_size, condition=self.condition_of(x))
 
     # --- serialization -----------------------------------------------------------------------------
     def get_config(self):

@@ -36,6 +36,43 @@ def prior_sentences(model, num, seed=0, temperature=1.0, greedy=False):
     return as_sentences(model, ids)
 
 
+def prior_rows(model, num, seed=0, condition=None, temperature=1.0, batch_size=1024):
+    """`num` synthetic rows of a table model: z from the prior (scaled by `temperature`), then
+    each cell drawn from the decoder's distribution (a mean would flatten every column to its
+    average). Encoded rows `(num, size)`, numpy, for `model_codec(model).decode`.
+
+    A conditional model takes `condition`: values `(num, width)`, or one row `(width,)` for all
+    (`TableSchema.encode_condition`); without it, each row's condition is drawn as often as it
+    was in the training rows."""
+    from keras import ops
+
+    from vaekit.pictures.outputs import kind_of, model_codec
+
+    if kind_of(model) != "table":
+        raise VaekitError(f"Expected a table model. Received a {kind_of(model)} model.")
+    if temperature < 0:
+        raise VaekitError(f"Expected temperature >= 0. Received: {temperature}")
+    z = ops.convert_to_numpy(model.prior.sample(int(num), model.latent_dim, seed=seed))
+    z = z * float(temperature)
+    if condition is None and model.conditioned:
+        codec = model_codec(model)
+        counts = codec.condition_counts()
+        picks = np.random.default_rng(seed).choice(
+            len(counts), size=len(z), p=counts / counts.sum()
+        )
+        values = codec.condition_values()
+        condition = codec.encode_condition([values[k] for k in picks])
+    if condition is not None:
+        condition = np.broadcast_to(
+            np.asarray(condition, "float32"), (len(z), model.likelihood.condition_width)
+        )
+    params = model.decode(z, batch_size=batch_size, return_params=True, condition=condition)
+    rows = model.likelihood.sample(params, seed=seed)
+    if condition is not None:
+        rows = model.likelihood.place_condition(rows, ops.convert_to_tensor(condition))
+    return ops.convert_to_numpy(rows)
+
+
 def reconstructions(model, x):
     """Decoded posterior means of `x`."""
     return model.reconstruct(_images(model, x))
@@ -205,6 +242,9 @@ def impute(model, x, batch_size=1024):
     mean, _ = model.encode(x, batch_size=batch_size)
     parts = []
     for start in range(0, len(x), batch_size):
-        params = model.decode(mean[start : start + batch_size], return_params=True)
+        xb = x[start : start + batch_size]
+        params = model.decode(
+            mean[start : start + batch_size], return_params=True, condition=model.condition_of(xb)
+        )
         parts.append(model.likelihood.impute(x[start : start + batch_size], params))
     return np.concatenate(parts) if parts else x.copy()

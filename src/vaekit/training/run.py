@@ -29,6 +29,7 @@ from vaekit.data.order import EpochBatches, scored_split
 from vaekit.errors import StorageError, TrainingInterrupted, VaekitError
 from vaekit.models.build import build_vae
 from vaekit.models.saving import load_model
+from vaekit.pictures.generation import prior_rows
 from vaekit.pictures.outputs import SAMPLE_SUFFIXES, write_samples
 from vaekit.progress import fit_verbosity
 from vaekit.run_dir import (
@@ -275,7 +276,12 @@ def _fit(model, data, config, run_dir, state, verbose, callbacks):
             scores = model.evaluate(x, batch_size=EVAL_BATCH_SIZE, verbose=0, return_dict=True)
             metrics[split] = {k: float(v) for k, v in scores.items()}
     samples = Path(SAMPLES_FILE).with_suffix(SAMPLE_SUFFIXES[data.kind]).name
-    write_samples(model, model.sample(100, seed=tc.seed), run_dir / samples)
+    drawn = (
+        prior_rows(model, 100, seed=tc.seed)  # a table's rows: cells drawn, not averaged
+        if data.kind == "table"
+        else model.sample(100, seed=tc.seed)
+    )
+    write_samples(model, drawn, run_dir / samples)
     metrics["samples_file"] = samples
     atomic.write_text(run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
     return TrainResult(run_dir, model, checkpoint.state["history"], metrics)
