@@ -51,15 +51,15 @@ Generators:
   head per column), `compile(Adam(1e-3))`, `fit(x, epochs=--vaekit-epochs (100),
   batch_size=--vaekit-batch, verbose=0)`. The batch is fixed by rows, not tuned: by default
   `clip(training rows // 32, 32, 256)` (penguins 32, diamonds 256; at least 32 steps an epoch
-  where the table allows). Sampling: `data.codec.decode(model.sample(n, seed=seed))`, what
-  `vaekit sample` writes: the likelihood's means at prior draws of z (numbers at the decoder's
-  mean, categories at their most likely value). Missing cells are fed as they are (modelled);
-  samples have every cell observed. Its fit time includes reading the CSV, fitting the schema
-  and building and compiling the model.
-- `vaekit_draw`: the same fitted model (a run with both fits once and reports that fit time for
-  both), sampled from the full generative model: z from the prior, then x ~ p(x | z) (numbers with
-  the decoder's learned scale, categories drawn from their probabilities):
-  `model.likelihood.sample(model.decode(z, return_params=True), seed=seed)`, decoded the same way.
+  where the table allows). Sampling: `data.codec.decode(vaekit.prior_rows(model, n,
+  seed=seed))`, what `vaekit sample` writes: z from the prior, then every cell drawn from
+  p(x | z) (numbers with the decoder's learned scale, categories from their probabilities).
+  Missing cells are fed as they are (modelled); samples have every cell observed. Its fit time
+  includes reading the CSV, fitting the schema and building and compiling the model.
+- `vaekit_mean` (not run by default): the same fitted model (a run with both fits once and
+  reports that fit time for both), sampled as `vaekit sample` did before drawn rows:
+  `data.codec.decode(model.sample(n, seed=seed))`, the likelihood's means at prior draws of z
+  (numbers at the decoder's mean, categories at their most likely value).
 - `tvae`: `ctgan.TVAE(epochs=--tvae-epochs)`, every other argument its default (128-d latent,
   128-128 networks, batch 500, 300 epochs, l2scale 1e-5, loss_factor 2), `torch.manual_seed(seed)`
   and `np.random.seed(seed)` before `fit(rows, discrete_columns=<the categorical columns>)`, then
@@ -78,13 +78,14 @@ numpy 2.4.6, torch 2.13.0+cpu, keras 3.15.1 (JAX 0.10.2 backend), Python 3.11.7 
 prints the versions and the CPU of each run).
 
     python benchmarks/synthetic.py                                  # both tables, 3 seeds
+    python benchmarks/synthetic.py --datasets penguins --generators vaekit,vaekit_mean,tvae \
+        --out runs/synthetic.json
+    python benchmarks/synthetic.py --datasets diamonds --limit-rows 5000 --seeds 1
 
 The full run's time, estimated from timed pieces on 2 busy cores (AMD EPYC, load average about 5):
 per diamonds seed, TVAE about 330 s (GMMs 50 s + 300 epochs at 0.9 s), vaekit about 55 s (7 s
 compile + 100 epochs at 0.45 s), sampling, reports and efficacy under 20 s; so about 20 min for
 diamonds x 3 seeds, plus 1.5 min for penguins.
-    python benchmarks/synthetic.py --datasets penguins --out runs/synthetic.json
-    python benchmarks/synthetic.py --datasets diamonds --limit-rows 5000 --seeds 1
 
 `--out` keeps every (dataset, generator, seed) result as it is done (written atomically); a second
 call with the same file skips what is there, so a long run can be resumed or extended (a result
@@ -114,7 +115,8 @@ DATASETS = {  # file, efficacy target, task, categorical columns (the rest are n
     "diamonds": ("diamonds.csv", "price", "regression", ("cut", "color", "clarity")),
     "penguins": ("penguins.csv", "species", "classification", ("species", "island", "sex")),
 }
-GENERATORS = ("vaekit", "vaekit_draw", "tvae")
+GENERATORS = ("vaekit", "vaekit_mean", "tvae")
+DEFAULT_GENERATORS = ("vaekit", "tvae")
 TEST_SIZE, LIMIT_SEED, WARM_UP_ROWS = 0.2, 0, 200
 VAEKIT_LEARNING_RATE, VAEKIT_VAL_FRACTION = 1e-3, 0.1
 TVAE_DEFAULT_EPOCHS = 300  # ctgan 0.12.1's TVAE(epochs=300)
@@ -220,15 +222,12 @@ def vaekit_fit(table, train_idx, seed, epochs, batch):
 
 def vaekit_sample(fitted, n, seed, draw):
     import pandas as pd
-    from keras import ops
+
+    import vaekit
 
     model = fitted["model"]
-    if draw:  # x ~ p(x | z), z ~ p(z)
-        z = ops.convert_to_numpy(model.prior.sample(n, model.latent_dim, seed=seed))
-        params = model.decode(z, return_params=True)
-        x = ops.convert_to_numpy(model.likelihood.sample(params, seed=seed))
-    else:  # the likelihood's means at z ~ p(z): what `vaekit sample` writes
-        x = model.sample(n, seed=seed)
+    # draw: z ~ p(z), then x ~ p(x | z); mean: the likelihood's means at z ~ p(z)
+    x = vaekit.prior_rows(model, n, seed=seed) if draw else model.sample(n, seed=seed)
     return pd.DataFrame(fitted["codec"].decode(x))
 
 
@@ -265,14 +264,14 @@ def generators(vaekit_epochs, vaekit_batch_size, tvae_epochs):
     return {
         "vaekit": (
             fit_vaekit,
-            lambda fitted, n, seed: vaekit_sample(fitted, n, seed, draw=False),
-            {**vaekit_settings, "sampling": "mean"},
-            "vaekit",
-        ),
-        "vaekit_draw": (
-            fit_vaekit,
             lambda fitted, n, seed: vaekit_sample(fitted, n, seed, draw=True),
             {**vaekit_settings, "sampling": "draw"},
+            "vaekit",
+        ),
+        "vaekit_mean": (
+            fit_vaekit,
+            lambda fitted, n, seed: vaekit_sample(fitted, n, seed, draw=False),
+            {**vaekit_settings, "sampling": "mean"},
             "vaekit",
         ),
         "tvae": (
@@ -458,7 +457,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", default="diamonds,penguins", help="names separated by commas")
     p.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1")
-    p.add_argument("--generators", default=",".join(GENERATORS))
+    p.add_argument("--generators", default=",".join(DEFAULT_GENERATORS), help=", ".join(GENERATORS))
     p.add_argument("--vaekit-epochs", type=int, default=100)
     p.add_argument("--vaekit-batch", type=int, default=0, help="0: clip(rows // 32, 32, 256)")
     p.add_argument("--tvae-epochs", type=int, default=TVAE_DEFAULT_EPOCHS)
@@ -514,7 +513,7 @@ def main():
             if not done(table, "real", seed):
                 r = evaluate_real(table, seed)
                 runs.setdefault("real", {})[str(seed)] = {**r, "settings": {}, "run": run_index}
-            fits = {}  # a fit shared by generators of the same model (vaekit, vaekit_draw)
+            fits = {}  # a fit shared by generators of the same model (vaekit, vaekit_mean)
             for name in names:
                 fit, sample, settings, shared = table_of[name]
                 if name in failed or done(table, name, seed):

@@ -13,6 +13,9 @@ rounds' own ratios.
     VAEKIT_DATA_DIR=../shared/data python benchmarks/throughput.py [--backends jax,torch]
         [--batch-sizes 32,256] [--repeats 3] [--rounds 3] [--nll-images 1000]
         [--models seed,conv] [--iw-samples 5] [--images 5000]
+
+Tables: `--dataset ../shared/data/tables/diamonds.csv --models tabular --nll-images 0 --skip-cli`
+(samples/s are rows/s; the hand-written references train the seed model only).
 """
 
 import argparse
@@ -37,13 +40,15 @@ def worker(args):
     from vaekit.data.order import EpochBatches
     from vaekit.models.build import build_vae
 
-    data = load_dataset("binarized_mnist")
+    data = load_dataset(args.dataset)
     x = data.x_train[: args.images] if args.images else data.x_train
     result = {"backend": args.backend, "batch": args.batch, "kind": args.kind, "model": args.model}
 
     def model_():
         keras.utils.set_random_seed(0)
-        model = build_vae(data.shape, args.model, seed=0, iw_samples=args.iw_samples)
+        model = build_vae(
+            data.shape, args.model, seed=0, codec=data.codec, iw_samples=args.iw_samples
+        )
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
         return model
 
@@ -252,6 +257,8 @@ def run_worker(backend, kind, batch, model, args):
         str(args.images),
         "--iw-samples",
         str(args.iw_samples),
+        "--dataset",
+        args.dataset,
     ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
@@ -334,6 +341,11 @@ def main():
     p.add_argument("--backends", default="jax,tensorflow,torch")
     p.add_argument("--batch-sizes", default="32,256")
     p.add_argument("--models", default="seed", help="presets to time with the fast engine")
+    p.add_argument(
+        "--dataset",
+        default="binarized_mnist",
+        help="the training data (a name or path; e.g. a CSV with --models tabular)",
+    )
     p.add_argument(
         "--iw-samples",
         type=int,

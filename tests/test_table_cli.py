@@ -129,3 +129,11 @@ def test_a_conditional_run_samples_rows_of_one_value(table_run, capsys, tmp_path
     other = tmp_path / "other.csv"
     rc, _, err = run_cli(capsys, "sample", table_run, "--condition", "blue", "--out", other)
     assert rc == 2 and "--condition needs a conditional model" in err and not other.exists()
+
+
+def test_report_shows_rows_and_the_latent_map(table_run, capsys, tmp_path):
+    out = tmp_path / "report.html"
+    rc, _, _ = run_cli(capsys, "report", table_run, "--out", out)
+    page = out.read_text(encoding="utf-8")
+    assert rc == 0 and 'id="samples"' in page and 'id="latent-map"' in page
+    assert "<th>colour</th>" in page and "reconstruction" in page and 'id="traversals"' not in page

@@ -166,3 +166,14 @@ def test_inference_rules():
     assert infer_type(["1.0", "2.0"], "f") == "numeric"  # written as decimals: kept numeric
     assert infer_type(["1", "two"], "c") == "categorical"
     assert infer_type([1.5, float("nan"), 2.0], "f") == "numeric"
+
+
+def test_a_models_codec_reads_the_same_file_as_the_model_does(tmp_path, data_dir):
+    path = _write(tmp_path, MIXED)
+    data = load_dataset(path, val_fraction=0.2, ignore=("note",))
+    again = load_dataset(path, val_fraction=0.2, ignore=("note",), codec=data.codec)
+    assert again.codec is data.codec
+    np.testing.assert_array_equal(again.x_train, data.x_train)
+    text = load_dataset(str(data_dir / "text" / "ptb.valid.txt"), limit=50)
+    with pytest.raises(DataError, match="expected a codec for table. Received: a text codec"):
+        load_dataset(path, codec=text.codec)

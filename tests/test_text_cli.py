@@ -80,3 +80,10 @@ def test_text_options_on_the_wrong_data_are_one_line_errors(capsys, tmp_path, ti
     argv = ["train", "--dataset", "sentences", "--snapshot-every", "1", "--limit", "64"]
     rc, _, err = run_cli(capsys, *argv, "--model", "sentence", "--out", tmp_path / "s")
     assert rc == 2 and "Snapshots are pictures" in err and not (tmp_path / "s").exists()
+
+
+def test_report_shows_sentences(text_run, capsys, tmp_path):
+    out = tmp_path / "report.html"
+    rc, _, _ = run_cli(capsys, "report", text_run, "--out", out, "--num", "50")
+    page = out.read_text(encoding="utf-8")
+    assert rc == 0 and 'id="samples"' in page and "-&gt; " in page and 'id="latent-map"' in page

@@ -182,16 +182,12 @@ def load_run_data(args, model):
         data_cfg = vaekit.DataConfig(dataset=args.dataset, val_fraction=data_cfg.val_fraction)
     # A dynamically binarized run shows its grey images (its scored splits are one draw of them).
     binarize = "static" if data_cfg.binarize == "static" else "none"
-    data = vaekit.load_configured(data_cfg, seed, binarize=binarize)
+    # Text and tables are read with the model's own codec (its vocabulary, its schema).
     codec = vaekit.model_codec(model)
-    if codec is not None and data.codec != codec:
-        raise VaekitError(
-            f"Dataset {data_cfg.dataset} encodes its text with another vocabulary than the "
-            f"model's; expected the run's own data (omit --dataset)."
-        )
+    data = vaekit.load_configured(data_cfg, seed, binarize=binarize, codec=codec)
     if tuple(data.shape) != tuple(model.data_shape):
         raise VaekitError(
-            f"Dataset {data_cfg.dataset} has images of shape {tuple(data.shape)}; "
+            f"Dataset {data_cfg.dataset} has examples of shape {tuple(data.shape)}; "
             f"the model expects {tuple(model.data_shape)}."
         )
     return data

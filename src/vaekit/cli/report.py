@@ -23,6 +23,54 @@ def add_parser(sub, common):
     p.set_defaults(func=cmd_report, dataset=None)
 
 
+def _samples_and_reconstructions(model, kind, x, args):
+    """The report's Samples and Reconstructions sections, in the data's own form."""
+    import numpy as np  # not at the top: `vaekit --help` imports no numpy
+
+    originals = x[:10]
+    if kind == "text":
+        samples = vaekit.prior_sentences(model, 20, seed=args.seed)
+        pairs = zip(
+            vaekit.as_sentences(model, originals),
+            vaekit.reconstruct_sentences(model, originals),
+            strict=True,
+        )
+        return [
+            vaekit.Section(
+                "Samples", note="20 sentences from prior draws", text="\n".join(samples)
+            ),
+            vaekit.Section(
+                "Reconstructions",
+                note=f"{args.split} sentences, each above its greedy decoding from the posterior mean",
+                text="\n\n".join(f"{a}\n-> {b}" for a, b in pairs),
+            ),
+        ]
+    if kind == "table":
+        samples = vaekit.as_rows(model, vaekit.prior_rows(model, 20, seed=args.seed))
+        both = np.concatenate([originals, vaekit.reconstructions(model, originals)])
+        decoded = vaekit.as_rows(model, both)
+        n = len(originals)
+        order = [i for pair in zip(range(n), range(n, 2 * n), strict=True) for i in pair]
+        rows = {"": [("original" if i < n else "reconstruction") for i in order]}
+        rows |= {name: [values[i] for i in order] for name, values in decoded.items()}
+        return [
+            vaekit.Section("Samples", note="20 rows drawn from the model", rows=samples),
+            vaekit.Section(
+                "Reconstructions",
+                note=f"{args.split} rows, each above its decoded posterior mean (missing cells empty)",
+                rows=rows,
+            ),
+        ]
+    samples = vaekit.prior_samples(model, 64, seed=args.seed)
+    recon = vaekit.reconstruction_png(originals, vaekit.reconstructions(model, originals))
+    return [
+        vaekit.Section("Samples", images=[("64 prior samples", vaekit.grid_png(samples, ncols=8))]),
+        vaekit.Section(
+            "Reconstructions", images=[(f"{args.split} images above their reconstructions", recon)]
+        ),
+    ]
+
+
 def cmd_report(args):
     # Not public: a metrics-table helper with a name too vague for `vaekit.`, and the progress
     # output of the CLI (it imports Keras, so not at the top: `vaekit --help` imports none).
@@ -61,29 +109,21 @@ def cmd_report(args):
         note = None
     sections.append(vaekit.Section("Curves", images=curves, note=note))
     bar.update(2)
-    samples = vaekit.prior_samples(model, 64, seed=args.seed)
-    sections.append(
-        vaekit.Section("Samples", images=[("64 prior samples", vaekit.grid_png(samples, ncols=8))])
-    )
-    bar.update(3)
-    originals = x[:10]
-    recon = vaekit.reconstruction_png(originals, vaekit.reconstructions(model, originals))
-    sections.append(
-        vaekit.Section(
-            "Reconstructions", images=[(f"{args.split} images above their reconstructions", recon)]
-        )
-    )
+    kind = vaekit.kind_of(model)
+    sections += _samples_and_reconstructions(model, kind, x, args)
     bar.update(4)
-    t = vaekit.traverse(model, x, num_dims=min(model.latent_dim, 10))
-    traversal = vaekit.traversal_png(t.images, t.dims, t.kl, t.values)
-    sections.append(
-        vaekit.Section("Traversals", images=[("most informative dimensions first", traversal)])
-    )
+    if kind == "images":
+        t = vaekit.traverse(model, x, num_dims=min(model.latent_dim, 10))
+        traversal = vaekit.traversal_png(t.images, t.dims, t.kl, t.values)
+        sections.append(
+            vaekit.Section("Traversals", images=[("most informative dimensions first", traversal)])
+        )
     bar.update(5)
     labels, names, what = _color_labels(data, y, None)
     points, explained = vaekit.latent_map(model, x)
     latent = vaekit.latent_map_png(points, labels=labels, label_names=names, explained=explained)
-    caption = f"means of {len(x)} {args.split} images" + (f", coloured by {what}" if what else "")
+    unit = {"images": "images", "text": "sentences", "table": "rows"}[kind]
+    caption = f"means of {len(x)} {args.split} {unit}" + (f", coloured by {what}" if what else "")
     sections.append(vaekit.Section("Latent map", images=[(caption, latent)]))
     bar.update(6)
     vaekit.write_report(out, f"vaekit run {run.name}", sections, subtitle=str(run.resolve()))

@@ -131,6 +131,7 @@ def load_dataset(
     ignore=(),
     label: str | None = None,
     condition: str | None = None,
+    codec=None,
 ) -> Dataset:
     """Loads a dataset by name or path, split into train / validation / test.
 
@@ -176,6 +177,9 @@ def load_dataset(
         label: tables only: the column holding labels (`y`), kept out of the model's input.
         condition: tables only: the column a conditional model is given beside z (its schema's
             `condition`).
+        codec: text and tables: a trained model's codec (`vaekit.model_codec(model)`) to encode
+            every split with, instead of one fitted on the training split: the same data read
+            exactly as the model reads it.
 
     Returns:
         A `Dataset`.
@@ -212,8 +216,14 @@ def load_dataset(
         limit=options["limit"],
         seed=options["seed"],
     )
+    codec_kind = getattr(codec, "kind", None)
+    if codec is not None and codec_kind != source.kind:
+        raise DataError(
+            f"{source.source} holds {source.kind}: expected a codec for {source.kind}. Received: "
+            f"a {codec_kind} codec"
+        )
     if source.kind == "table":
-        return build_table_dataset(name, source, **common)
+        return build_table_dataset(name, source, **common, codec=codec)
     if source.kind == "text":
         return build_text_dataset(
             name,
@@ -223,6 +233,7 @@ def load_dataset(
             vocab_size=None if vocab_size is None else int(vocab_size),
             min_count=int(min_count),
             max_length=int(max_length),
+            codec=codec,
         )
     return build_dataset(name, source, **common)
 

@@ -228,8 +228,11 @@ def _odds_source(path, ignore):
     )
 
 
-def build_table_dataset(name, source, *, val_fraction, binarize, limit, seed) -> Dataset:
-    """Splits and limits a table `Source`, fits the `TableSchema`, encodes every split."""
+def build_table_dataset(
+    name, source, *, val_fraction, binarize, limit, seed, codec=None
+) -> Dataset:
+    """Splits and limits a table `Source`, fits the `TableSchema` (or takes `codec`, a trained
+    model's), encodes every split."""
     if binarize != "none":
         raise DataError(
             f"Expected binarize='none' for a table ({name} holds rows, not images). "
@@ -243,9 +246,12 @@ def build_table_dataset(name, source, *, val_fraction, binarize, limit, seed) ->
     else:
         types = dict.fromkeys(extra.get("categorical", ()), "categorical")
     condition = extra.get("condition")
-    schema = TableSchema.fit(splits["train"][0], everything, types=types)
-    if condition is not None:
-        schema = schema.with_condition(condition)
+    if codec is not None:
+        schema = codec
+    else:
+        schema = TableSchema.fit(splits["train"][0], everything, types=types)
+        if condition is not None:
+            schema = schema.with_condition(condition)
     encoded = {s: (schema.encode(splits[s][0]), splits[s][1]) for s in SPLIT_NAMES}
     missing = {s: int((encoded[s][0][:, schema.width :] < 0.5).sum()) for s in SPLIT_NAMES}
     info = {

@@ -248,8 +248,10 @@ def build_text_dataset(
     vocab_size=None,
     min_count: int = 1,
     max_length: int = 50,
+    codec: Vocabulary | None = None,
 ) -> Dataset:
-    """Splits and limits a text `Source`, builds the vocabulary on train, encodes every split."""
+    """Splits and limits a text `Source`, builds the vocabulary on train (or takes `codec`, a
+    trained model's), encodes every split."""
     if binarize != "none":
         raise DataError(
             f"Expected binarize='none' for text ({name} holds text, not images). "
@@ -257,7 +259,7 @@ def build_text_dataset(
         )
     check_text_options(tokens, vocab_size, min_count, max_length)
     splits = split_source(source, val_fraction=val_fraction, limit=limit, seed=seed)
-    vocabulary = Vocabulary.build(
+    vocabulary = codec or Vocabulary.build(
         splits["train"][0],
         level=tokens,
         vocab_size=vocab_size,
@@ -273,7 +275,7 @@ def build_text_dataset(
         "source": source.source,
         "label_names": source.label_names,
         "binarize": "none",
-        "tokens": tokens,
+        "tokens": vocabulary.level,
         "vocab_size": vocabulary.size,
         "max_length": vocabulary.max_length,
         "truncated": truncated,

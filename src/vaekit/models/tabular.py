@@ -19,15 +19,20 @@ at once (gathers on fixed index arrays), so a table of hundreds of columns compi
 of ten.
 """
 
+import math
+
 import keras
 import numpy as np
 from keras import ops
 
 from vaekit.data.schema import TableSchema
 from vaekit.errors import ConfigError
-from vaekit.models.likelihoods import LIKELIHOODS, Likelihood, _split_mean_log_scale
+from vaekit.models.likelihoods import LIKELIHOODS, LOG_SCALE_MAX, Likelihood
 from vaekit.models.ops import LOG_2PI
 
+# The smallest standard deviation of a number column's Gaussian, in units of the column's own
+# standard deviation (values are standardised).
+MIN_SCALE = math.exp(-7)
 _NEG = -1e9  # logit of a padding slot: exp(_NEG) is 0 in float32
 
 
@@ -49,8 +54,12 @@ class Tabular(Likelihood):
     data_kind = "table"
     codec_option = "schema"
 
-    def __init__(self, event_ndim=1, schema=None):
+    def __init__(self, event_ndim=1, schema=None, min_scale=MIN_SCALE):
         super().__init__(event_ndim=event_ndim)
+        if not (isinstance(min_scale, (int, float)) and 0 < min_scale < 1):
+            raise ConfigError(f"Expected min_scale in (0, 1). Received: min_scale={min_scale!r}")
+        self.min_scale = float(min_scale)
+        self._log_scale_min = math.log(self.min_scale)
         if schema is None:
             raise ConfigError(
                 "Expected a table schema for the tabular likelihood: build the model with "
@@ -148,7 +157,7 @@ class Tabular(Likelihood):
             value = ops.take(x, self._num["value"], axis=-1)  # (batch, n_num)
             mean = ops.take(params, self._num["mean"], axis=-1)
             log_scale = ops.take(params, self._num["log_scale"], axis=-1)
-            _, log_scale = _split_mean_log_scale(ops.concatenate([mean, log_scale], axis=-1))
+            log_scale = ops.clip(log_scale, self._log_scale_min, LOG_SCALE_MAX)
             sq = ops.square(value - mean) * ops.exp(-2.0 * log_scale)
             flag = ops.take(x, self._num["flag"], axis=-1)
             terms.append(flag * (-0.5 * (sq + LOG_2PI) - log_scale))
@@ -229,7 +238,7 @@ class Tabular(Likelihood):
         if self._num["value"].size:
             mean = ops.take(params, self._num["mean"], axis=-1)
             log_scale = ops.take(params, self._num["log_scale"], axis=-1)
-            _, log_scale = _split_mean_log_scale(ops.concatenate([mean, log_scale], axis=-1))
+            log_scale = ops.clip(log_scale, self._log_scale_min, LOG_SCALE_MAX)
             num = mean + ops.exp(log_scale) * keras.random.normal(ops.shape(mean), seed=seed)
         if self._bool["value"].size:
             logit = ops.take(params, self._bool["logit"], axis=-1)
@@ -253,7 +262,7 @@ class Tabular(Likelihood):
         return out
 
     def get_config(self):
-        return {**super().get_config(), "schema": self.schema}
+        return {**super().get_config(), "schema": self.schema, "min_scale": self.min_scale}
 
 
 def _scatter_columns(out, columns, values):

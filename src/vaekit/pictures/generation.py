@@ -36,6 +36,16 @@ def prior_sentences(model, num, seed=0, temperature=1.0, greedy=False):
     return as_sentences(model, ids)
 
 
+def reconstruct_sentences(model, x):
+    """Token ids `x` of a text model, each re-written greedily from its posterior mean: what the
+    latent code keeps of a sentence. A list of strings."""
+    from vaekit.pictures.outputs import as_sentences
+
+    mean, _ = model.encode(x)
+    params = model.decode(mean, return_params=True)
+    return as_sentences(model, model.likelihood.generate(params, greedy=True))
+
+
 def prior_rows(model, num, seed=0, condition=None, temperature=1.0, batch_size=1024):
     """`num` synthetic rows of a table model: z from the prior (scaled by `temperature`), then
     each cell drawn from the decoder's distribution (a mean would flatten every column to its

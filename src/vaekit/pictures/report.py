@@ -19,6 +19,7 @@ class Section:
     title: str
     text: str | None = None  # shown preformatted (a config, a log)
     table: dict | None = None  # flat {name: value}, shown as a two-column table
+    rows: dict | None = None  # {column: values}, shown as a data table (a table's rows)
     images: list = field(default_factory=list)  # [(caption, png bytes)]
     note: str | None = None  # one line under the title
 
@@ -56,6 +57,13 @@ def render_report(title, sections, subtitle=None):
                 for k, v in section.table.items()
             )
             parts.append(f"<table>{rows}</table>")
+        if section.rows:
+            header = "".join(f"<th>{html.escape(str(name))}</th>" for name in section.rows)
+            body = "".join(
+                "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
+                for row in zip(*section.rows.values(), strict=True)
+            )
+            parts.append(f"<table><tr>{header}</tr>{body}</table>")
         if section.text:
             parts.append(f"<pre>{html.escape(section.text)}</pre>")
         for caption, png in section.images:
