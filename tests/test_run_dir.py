@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import pytest
 
+from runs import small_config
 from vaekit import atomic
 from vaekit import config as config_lib
 from vaekit import run_dir as run_files
@@ -26,14 +27,6 @@ with lock(sys.argv[1], "test holder"):
     print("locked", flush=True)
     time.sleep(120)
 """
-
-
-def _small_config(epochs=3):
-    cfg = config_lib.RunConfig()
-    cfg.data.limit = 192
-    cfg.model.latent_dim, cfg.model.hidden_units = 2, [16]
-    cfg.train.epochs, cfg.train.batch_size, cfg.train.seed = epochs, 32, 5
-    return cfg
 
 
 @pytest.fixture
@@ -79,7 +72,7 @@ def test_a_second_writer_is_refused_with_the_holders_pid(tmp_path, holder, tiny_
     shutil.copytree(tiny_run, run)
     proc = holder(run)
     with pytest.raises(VaekitError, match=f"in use by process {proc.pid}"):
-        train(_small_config(1), run, overwrite=True, verbose=0)
+        train(small_config(1), run, overwrite=True, verbose=0)
     assert (run / "model.keras").read_bytes() == (tiny_run / "model.keras").read_bytes()
     with pytest.raises(VaekitError, match=f"in use by process {proc.pid}"):
         resume(run, epochs=3, verbose=0)
@@ -99,11 +92,11 @@ def test_a_new_run_is_claimed_atomically(tmp_path, holder):
     run.mkdir()
     proc = holder(run)
     with pytest.raises(VaekitError, match=f"in use by process {proc.pid}"):
-        train(_small_config(1), run, verbose=0)
+        train(small_config(1), run, verbose=0)
     proc.kill()
     proc.wait()
     # A lock file alone is no run: the folder can be claimed once its holder is gone.
-    result = train(_small_config(1), run, verbose=0)
+    result = train(small_config(1), run, verbose=0)
     assert (result.run_dir / "model.keras").is_file()
     # A finished run is refused without --overwrite (checked again under the lock).
     with pytest.raises(VaekitError, match="already exists and is not empty"), run_files.claim(run):
@@ -169,7 +162,7 @@ def test_a_full_disk_keeps_the_old_file_and_leaves_no_temporary_file(tmp_path):
 def test_a_full_disk_mid_checkpoint_stops_the_run_and_resume_ends_as_uninterrupted(
     tmp_path, monkeypatch
 ):
-    whole = train(_small_config(3), tmp_path / "whole", verbose=0)
+    whole = train(small_config(3), tmp_path / "whole", verbose=0)
     run = tmp_path / "run"
     real_save = keras.Model.save
     saves = []
@@ -184,7 +177,7 @@ def test_a_full_disk_mid_checkpoint_stops_the_run_and_resume_ends_as_uninterrupt
 
     monkeypatch.setattr(keras.Model, "save", save)
     with pytest.raises(StorageError) as caught:
-        train(_small_config(3), run, verbose=0)
+        train(small_config(3), run, verbose=0)
     message = str(caught.value)
     assert "no space left on device" in message and "MB free" in message
     assert "checkpointed at the end of epoch 1: free some space and resume" in message

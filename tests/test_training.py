@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 
+from runs import small_config
 from vaekit import config as config_lib
 from vaekit.data.order import EpochBatches, binarize_once
 from vaekit.errors import VaekitError
@@ -101,14 +102,6 @@ def test_a_diverging_run_is_stopped_and_saves_no_model(tmp_path):
     assert not (tmp_path / "run" / "checkpoints" / "state.json").exists()  # no diverged checkpoint
 
 
-def _small_config(epochs=3):
-    cfg = config_lib.RunConfig()
-    cfg.data.limit = 192
-    cfg.model.latent_dim, cfg.model.hidden_units = 2, [16]
-    cfg.train.epochs, cfg.train.batch_size, cfg.train.seed = epochs, 32, 5
-    return cfg
-
-
 @contextlib.contextmanager
 def _cwd(path):
     old = os.getcwd()
@@ -124,7 +117,7 @@ def _weights(model):
 
 
 def test_checkpoints_keep_last_and_best_and_resume_matches_an_uninterrupted_run(tmp_path):
-    full = train(_small_config(epochs=3), tmp_path / "full", verbose=0)
+    full = train(small_config(epochs=3), tmp_path / "full", verbose=0)
     state = json.loads((tmp_path / "full" / "checkpoints" / "state.json").read_text())
     assert state["epochs_done"] == 3 and state["last"] == "epoch-0003.keras"
     assert state["best"] == f"best-{state['best_epoch']:04d}.keras"
@@ -140,7 +133,7 @@ def test_checkpoints_keep_last_and_best_and_resume_matches_an_uninterrupted_run(
     # The same run cut after 2 epochs, then resumed to 3, as a run an older vaekit began (its
     # history has no epoch_seconds, and its sampler state is one sampler's, not a list of them):
     # the new column is NaN for the epochs it did not time.
-    train(_small_config(epochs=2), tmp_path / "cut", verbose=0)
+    train(small_config(epochs=2), tmp_path / "cut", verbose=0)
     path = tmp_path / "cut" / "checkpoints" / "state.json"
     cut = json.loads(path.read_text())
     del cut["history"]["epoch_seconds"]
@@ -170,7 +163,7 @@ def test_checkpoints_keep_last_and_best_and_resume_matches_an_uninterrupted_run(
 @pytest.mark.parametrize("layers", [1, 2])
 def test_init_from_starts_a_run_from_a_trained_models_weights(tmp_path, layers):
     """Fine-tuning: a run on another bound (IWAE, K = 2) starts at a trained run's weights."""
-    cfg = _small_config(epochs=2)
+    cfg = small_config(epochs=2)
     cfg.model.stochastic_layers = layers
     source = train(cfg, tmp_path / "source", verbose=0)
     cfg.model.iw_samples, cfg.train.epochs = 2, 1
@@ -213,7 +206,7 @@ def test_a_hierarchical_run_resumes_where_an_uninterrupted_run_ends(tmp_path):
     """Both layers' samplers come back with their random states (Keras saves neither)."""
 
     def two_layers(epochs):
-        cfg = _small_config(epochs)
+        cfg = small_config(epochs)
         cfg.model.stochastic_layers = 2
         return cfg
 
@@ -225,7 +218,7 @@ def test_a_hierarchical_run_resumes_where_an_uninterrupted_run_ends(tmp_path):
 
 
 def test_early_stopping_keeps_the_best_epochs_model(tmp_path):
-    cfg = _small_config(epochs=6)
+    cfg = small_config(epochs=6)
     # A large rate: the loss jumps about, and on JAX and TensorFlow the best epoch is not the last.
     cfg.train.patience, cfg.train.learning_rate = 6, 0.2
     result = train(cfg, tmp_path / "run", verbose=0)
@@ -338,7 +331,7 @@ def test_the_cyclical_kl_schedule_ramps_over_the_first_half_of_each_cycle():
     )
     # Three cycles of 3 epochs; the last one takes the leftover epoch.
     assert [KLCycles(3, 10).scale(e) for e in range(10)] == [0.5, 1, 1, 0.5, 1, 1, 0.5, 1, 1, 1]
-    cfg = _small_config(epochs=4)
+    cfg = small_config(epochs=4)
     cfg.train.kl_cycles, cfg.train.kl_warmup_epochs = 2, 2
     with pytest.raises(config_lib.ConfigError, match="one KL schedule"):
         cfg.validate()

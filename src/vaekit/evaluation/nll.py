@@ -56,7 +56,7 @@ def importance_sampled(model, x, num_samples=5000, *, seed=0, progress=False):
     step = _compiled(model)
     rng = np.random.default_rng(seed)
     out = {name: [] for name in ("log_likelihood", "elbo", "reconstruction", "kl")}
-    bar = progress_bar(len(x), unit_name="image") if progress and len(x) else None
+    bar = progress_bar(len(x), unit_name="example") if progress and len(x) else None
 
     def calls():  # every call in order: (first image, images, its pending result, last of them?)
         for start in range(0, len(x), batch_size):

@@ -291,7 +291,7 @@ class VAE(keras.Model):
         `progress=True` shows a progress bar (worth it for tens of thousands of images).
         """
         means, log_vars = [], []
-        bar = progress_bar(len(x), unit_name="image") if progress and len(x) else None
+        bar = progress_bar(len(x), unit_name="example") if progress and len(x) else None
         for start in range(0, len(x), batch_size):
             mean, log_var = self.posterior(ops.convert_to_tensor(x[start : start + batch_size]))
             means.append(ops.convert_to_numpy(mean))
