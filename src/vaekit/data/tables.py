@@ -24,7 +24,6 @@ the categorical or boolean column a conditional model is given (the schema's `co
 from __future__ import annotations
 
 import csv
-import io
 import os
 
 import numpy as np
@@ -53,22 +52,35 @@ def read_table_file(path: str) -> tuple[list[str], list[list]]:
 
 
 def _read_csv(path, delimiter):
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as error:
-        raise DataError(f"Could not read {path}: {error.strerror or error}.") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise DataError(
-            f"{path} is not UTF-8 text (byte {error.start} is {raw[error.start]:#04x}): expected a "
-            "UTF-8 CSV file; re-save it as UTF-8."
-        ) from None
+    """Streamed: a file is never held whole, and a huge cell stops the reading at 1 MB."""
     limit = csv.field_size_limit()
     csv.field_size_limit(MAX_CELL_BYTES)
     try:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            header, rows = _csv_rows(path, reader)
+    except OSError as error:
+        raise DataError(f"Could not read {path}: {error.strerror or error}.") from None
+    except UnicodeDecodeError as error:  # decoded in chunks: the line is not known exactly
+        raise DataError(
+            f"{path} is not UTF-8 text (it holds the byte {error.object[error.start]:#04x}): "
+            "expected a UTF-8 CSV file; re-save it as UTF-8."
+        ) from None
+    finally:
+        csv.field_size_limit(limit)
+    if header is None:
+        raise DataError(f"{path} is empty: expected a header row of column names, then rows.")
+    names = [name.strip() for name in header]
+    _check_header(path, names)
+    if not rows:
+        raise DataError(f"{path} has a header but no rows: expected at least one row of data.")
+    columns = [[row[j] for row in rows] for j in range(len(names))]
+    return names, columns
+
+
+def _csv_rows(path, reader):
+    """`(header, rows)` of a csv reader, every row as long as the header."""
+    try:
         header = next(reader, None)
         rows = []
         for row in reader:
@@ -88,16 +100,7 @@ def _read_csv(path, delimiter):
                 "at most 1 MB."
             ) from None
         raise DataError(f"{path} line {line} is not valid CSV: {error}.") from None
-    finally:
-        csv.field_size_limit(limit)
-    if header is None:
-        raise DataError(f"{path} is empty: expected a header row of column names, then rows.")
-    names = [name.strip() for name in header]
-    _check_header(path, names)
-    if not rows:
-        raise DataError(f"{path} has a header but no rows: expected at least one row of data.")
-    columns = [[row[j] for row in rows] for j in range(len(names))]
-    return names, columns
+    return header, rows
 
 
 def _check_header(path, names):
