@@ -44,6 +44,7 @@ _EXPORTS = {
     "prior_sentences": "vaekit.pictures.generation",
     "prior_rows": "vaekit.pictures.generation",
     "reconstruct_sentences": "vaekit.pictures.generation",
+    "interpolate_sentences": "vaekit.pictures.generation",
     "reconstructions": "vaekit.pictures.generation",
     "interpolate": "vaekit.pictures.generation",
     "impute": "vaekit.pictures.generation",

@@ -54,7 +54,10 @@ def add_parsers(sub, common):
         "reconstruct", parents=[common], help="originals above their reconstructions"
     )
     _data_args(p, default_out="RUN_DIR/reconstruct-SPLIT.png")
-    p.add_argument("--num", type=bounded(int, 1, 1000), default=20, help="images (default 20)")
+    p.add_argument(
+        "--num", type=bounded(int, 1, 1000), default=20, help="images or sentences (default 20)"
+    )
+    p.add_argument("--text", help="text models: reconstruct this sentence (printed)")
     p.set_defaults(func=cmd_reconstruct)
 
     p = sub.add_parser("interpolate", parents=[common], help="decode paths between pairs of inputs")
@@ -67,6 +70,12 @@ def add_parsers(sub, common):
     )
     p.add_argument("--method", choices=("linear", "slerp", "both"), default="both")
     p.add_argument("--seed", type=seed_int, default=0, help="which images are paired")
+    p.add_argument(
+        "--between",
+        nargs=2,
+        metavar=("A", "B"),
+        help="text models: the sentences along the path from sentence A to B (printed)",
+    )
     p.set_defaults(func=cmd_interpolate)
 
     p = sub.add_parser("traverse", parents=[common], help="sweep each latent dimension in turn")
@@ -193,9 +202,32 @@ def load_run_data(args, model):
     return data
 
 
+def _text_only_option(model, args, option, value):
+    if value is not None and vaekit.kind_of(model) != "text":
+        raise VaekitError(
+            f"{option} takes sentences; expected a text model. Received a "
+            f"{vaekit.kind_of(model)} model ({args.run})."
+        )
+
+
 def cmd_reconstruct(args):
+    model = vaekit.load_model(args.run)
+    _text_only_option(model, args, "--text", args.text)
+    if vaekit.kind_of(model) == "text":  # printed: each sentence, then what its code keeps
+        if args.text is not None:
+            originals = vaekit.model_codec(model).encode_examples([args.text])
+        else:
+            x = load_run_data(args, model).split(args.split)[0]
+            originals = x[spread(len(x), args.num)]
+        pairs = zip(
+            vaekit.as_sentences(model, originals),
+            vaekit.reconstruct_sentences(model, originals),
+            strict=True,
+        )
+        print("\n".join(f"{a}\n-> {b}" for a, b in pairs))
+        return 0
     out = output_path(args, args.run, f"reconstruct-{args.split}.png")
-    model = images_only(vaekit.load_model(args.run), args)
+    model = images_only(model, args)
     data = load_run_data(args, model)
     x = data.split(args.split)[0]
     x = x[spread(len(x), args.num)]  # spread over the split: sources are often sorted by class
@@ -209,8 +241,17 @@ def cmd_reconstruct(args):
 def cmd_interpolate(args):
     import numpy as np  # not at the top: `vaekit --help` imports no numpy
 
+    model = vaekit.load_model(args.run)
+    _text_only_option(model, args, "--between", args.between)
+    if vaekit.kind_of(model) == "text":
+        if args.between is None:
+            raise VaekitError("Expected --between A B for a text model: the two sentences.")
+        ids = vaekit.model_codec(model).encode_examples(list(args.between))
+        method = "linear" if args.method == "both" else args.method
+        print("\n".join(vaekit.interpolate_sentences(model, ids[0], ids[1], args.steps, method)))
+        return 0
     out = output_path(args, args.run, f"interpolate-{args.method}.png")
-    model = images_only(vaekit.load_model(args.run), args)
+    model = images_only(model, args)
     x = load_run_data(args, model).split(args.split)[0]
     if len(x) < 2:
         raise VaekitError(f"The {args.split} split has {len(x)} image(s); interpolation needs two.")

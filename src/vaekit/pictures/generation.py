@@ -125,6 +125,26 @@ def interpolate(model, x_a, x_b, steps=10, method="linear"):
     return model.decode(z)
 
 
+def interpolate_sentences(model, ids_a, ids_b, steps=8, method="linear"):
+    """Bowman et al.'s homotopy: sentences decoded greedily along the path between the posterior
+    means of two sentences of a text model (token ids `(T,)` each). A list of `steps` strings, both
+    ends included."""
+    from vaekit.pictures.outputs import as_sentences
+
+    if method not in ("linear", "slerp"):
+        raise VaekitError(f"Expected method 'linear' or 'slerp'. Received: {method!r}")
+    if steps < 2:
+        raise VaekitError(f"Expected at least 2 interpolation steps. Received: {steps}")
+    mean, _ = model.encode(np.stack([ids_a, ids_b]))
+    t = np.linspace(0.0, 1.0, steps)
+    if method == "slerp":
+        z = slerp(mean[0], mean[1], t)
+    else:
+        z = ((1 - t)[:, None] * mean[0] + t[:, None] * mean[1]).astype(np.float32)
+    params = model.decode(z, return_params=True)
+    return as_sentences(model, model.likelihood.generate(params, greedy=True))
+
+
 def kl_per_dimension(model, x, batch_size=1024):
     """Average KL(q(z_d|x) || N(0, 1)) of each latent dimension over `x`, `(latent_dim,)` nats.
 
