@@ -307,20 +307,9 @@ def get(identifier, event_ndim=3, options=None):
     """A likelihood from a name (with its `options`, such as `{"window": 5}`), a config dict or an
     instance."""
     options = dict(options or {})
-    if options and isinstance(identifier, (Likelihood, dict)):
-        raise ConfigError(
-            "Expected likelihood options only with a likelihood name. "
-            f"Received: {', '.join(map(str, options))} with a {type(identifier).__name__}"
-        )
-    if isinstance(identifier, Likelihood):
-        return identifier
-    if isinstance(identifier, dict):
-        obj = keras.saving.deserialize_keras_object(identifier)
-        if not isinstance(obj, Likelihood):
-            raise ConfigError(
-                f"Expected a likelihood config. Received one for {type(obj).__name__}."
-            )
-        return obj
+    resolved = LIKELIHOODS.resolve(identifier, Likelihood, has_options=bool(options))
+    if resolved is not None:
+        return resolved
     cls = LIKELIHOODS.lookup(identifier)
     known = option_names(identifier)
     unknown = sorted(set(map(str, options)) - set(known))

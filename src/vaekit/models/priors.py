@@ -351,18 +351,9 @@ for _cls in (StandardNormal, MixtureOfGaussians, VampPrior):
 def get(identifier, **options):
     """A prior from a name (with options, e.g. `get("mog", num_components=5)`), a config dict or an
     instance. The VAE binds it to its dimensions and encoder."""
-    if isinstance(identifier, Prior | dict) and options:
-        raise ConfigError(
-            f"Expected options only with a prior name. Received: {sorted(options)} "
-            f"with a {type(identifier).__name__}"
-        )
-    if isinstance(identifier, Prior):
-        return identifier
-    if isinstance(identifier, dict):
-        obj = keras.saving.deserialize_keras_object(identifier)
-        if not isinstance(obj, Prior):
-            raise ConfigError(f"Expected a prior config. Received one for {type(obj).__name__}.")
-        return obj
+    resolved = PRIORS.resolve(identifier, Prior, has_options=bool(options))
+    if resolved is not None:
+        return resolved
     cls = PRIORS.lookup(identifier)
     try:
         return cls(**options)

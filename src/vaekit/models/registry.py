@@ -11,6 +11,8 @@ Example:
 ...     kind = "poisson"
 """
 
+import keras
+
 from vaekit.errors import ConfigError
 
 
@@ -43,3 +45,22 @@ class Registry(dict):
                 f"Received: {self.what}={kind!r}"
             )
         return self[kind]
+
+    def resolve(self, identifier, base, has_options=False):
+        """An instance of `base` given as itself or as its Keras config dict; None for a name (the
+        caller builds it from `lookup(name)` and its options). Options go with names only."""
+        if not isinstance(identifier, base | dict):
+            return None
+        if has_options:
+            raise ConfigError(
+                f"Expected {self.what} options only with a {self.what} name. Received: options "
+                f"with a {type(identifier).__name__}"
+            )
+        if isinstance(identifier, base):
+            return identifier
+        obj = keras.saving.deserialize_keras_object(identifier)
+        if not isinstance(obj, base):
+            raise ConfigError(
+                f"Expected a {self.what} config. Received one for {type(obj).__name__}."
+            )
+        return obj
