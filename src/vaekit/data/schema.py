@@ -105,6 +105,15 @@ class TableSchema:
     def encode_condition(self, cells) -> np.ndarray:
         """float32 `(n, width)` condition values of raw `cells` (e.g. `["Gentoo"]`)."""
         column = self.columns[self.names.index(self.condition)]
+        known = self.condition_values()
+        if column["type"] == "categorical":
+            unknown = [c for c in cells if str(c).strip() not in known]
+            if unknown:
+                raise DataError(
+                    f"Expected a value of the condition {self.condition!r} "
+                    f"({', '.join(known[:10])}{', ...' if len(known) > 10 else ''}). "
+                    f"Received: {str(unknown[0])!r:.40}"
+                )
         values, observed = ENCODERS[column["type"]](column, np.asarray(cells, dtype=object))
         if not np.all(observed):
             raise DataError(
