@@ -96,12 +96,8 @@ end (exit status 1). The tables come from `--data-dir` (default `$VAEKIT_DATA_DI
 """
 
 import argparse
-import importlib
-import importlib.metadata
-import json
 import math
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -109,6 +105,8 @@ import traceback
 import warnings
 
 import numpy as np
+
+from results import cell, environment, read_results, write_atomic
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATASETS = {  # file, efficacy target, task, categorical columns (the rest are numbers)
@@ -338,62 +336,7 @@ def _number(value):
     return None if math.isnan(value) else value
 
 
-# --- environment, results file -------------------------------------------------------------------
-
-
-def environment():
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    versions = {"python": platform.python_version()}
-    for package in PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    import torch
-
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "load_average_1min": round(os.getloadavg()[0], 2),  # other work on the machine skews times
-        "torch_threads": torch.get_num_threads(),
-        "xla_flags": os.environ.get("XLA_FLAGS"),
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "platform": platform.platform(),
-        **versions,
-    }
-
-
-def read_results(path):
-    if path and os.path.isfile(path):
-        with open(path) as f:
-            return json.load(f)
-    return {"protocol": __doc__.split("\nInstall")[0], "runs": [], "results": {}}
-
-
-def write_atomic(path, data):
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".synthetic-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
-
-
 # --- tables --------------------------------------------------------------------------------------
-
-
-def cell(values, digits=3):
-    values = [v for v in values if v is not None]
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
 
 
 def print_tables(results, table, names, seeds):
@@ -484,8 +427,8 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     table_of = generators(args.vaekit_epochs, args.vaekit_batch, args.tvae_epochs)
-    store = read_results(args.out)
-    env = {**environment(), "keras_backend": os.environ["KERAS_BACKEND"]}
+    store = read_results(args.out, __doc__.split("\nInstall")[0])
+    env = {**environment(PACKAGES), "keras_backend": os.environ["KERAS_BACKEND"]}
     store["runs"].append(env)
     run_index = len(store["runs"]) - 1
     print(

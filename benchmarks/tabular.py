@@ -70,15 +70,14 @@ come from `--data-dir` (default `$VAEKIT_DATA_DIR/odds`, else `../shared/data/od
 import argparse
 import importlib
 import importlib.metadata
-import json
 import os
-import platform
 import sys
-import tempfile
 import time
 import traceback
 
 import numpy as np
+
+from results import cell, environment, read_results, write_atomic
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATASETS = [
@@ -233,65 +232,6 @@ def evaluate(fit_score, x, y, seed):
     }
 
 
-def environment():
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    versions = {"python": platform.python_version()}
-    for package in PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "load_average_1min": round(os.getloadavg()[0], 2),  # other work on the machine skews times
-        "torch_threads": _torch_threads(),
-        "xla_flags": os.environ.get("XLA_FLAGS"),
-        "platform": platform.platform(),
-        **versions,
-    }
-
-
-def _torch_threads():
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch.get_num_threads()
-
-
-def read_results(path):
-    if path and os.path.isfile(path):
-        with open(path) as f:
-            return json.load(f)
-    return {"protocol": __doc__.split("\nInstall")[0], "runs": [], "results": {}}
-
-
-def write_atomic(path, data):
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tabular-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
-
-
-# --- tables --------------------------------------------------------------------------------------
-
-
-def cell(values):
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
-
-
 def print_tables(results, meta, names, seeds):
     def values(dataset, name, key):
         runs = results.get(dataset, {}).get(name, {})
@@ -373,8 +313,8 @@ def main():
         import torch
 
         torch.set_num_threads(args.threads)
-    store = read_results(args.out)
-    env = {**environment(), "keras_backend": os.environ["KERAS_BACKEND"]}
+    store = read_results(args.out, __doc__.split("\nInstall")[0])
+    env = {**environment(PACKAGES), "keras_backend": os.environ["KERAS_BACKEND"]}
     store["runs"].append(env)
     run_index = len(store["runs"]) - 1
     print(
