@@ -29,6 +29,18 @@ def bounded(kind, low, high=None):
 
 
 seed_int = bounded(int, 0, config_lib.MAX_SEED)
+MAX_IMPORTANCE_SAMPLES = 1_000_000
+
+
+def add_importance_samples(parser, default):
+    """`--importance-samples` / `-k`: K of the IWAE estimate, as `evaluate` and `score` take it."""
+    parser.add_argument(
+        "--importance-samples",
+        "-k",
+        type=bounded(int, 1, MAX_IMPORTANCE_SAMPLES),
+        default=default,
+        help=f"K, samples per example of the IWAE estimate (default {default})",
+    )
 
 
 class Parser(argparse.ArgumentParser):

@@ -4,10 +4,8 @@ or Parquet); and, for tables, `impute` (missing cells filled from the posterior)
 of the output is example i of the input."""
 
 import vaekit
-from vaekit.cli.args import bounded, output_path, seed_int
+from vaekit.cli.args import add_importance_samples, output_path, seed_int
 from vaekit.errors import VaekitError
-
-MAX_IMPORTANCE_SAMPLES = 1_000_000
 
 
 def add_parsers(sub, common):
@@ -17,13 +15,7 @@ def add_parsers(sub, common):
         help="each example's NLL (higher: more unusual) to a CSV or Parquet table",
     )
     _data_args(p)
-    p.add_argument(
-        "--importance-samples",
-        "-k",
-        type=bounded(int, 1, MAX_IMPORTANCE_SAMPLES),
-        default=1000,
-        help="K, samples per example of the IWAE estimate (default 1000)",
-    )
+    add_importance_samples(p, default=1000)
     p.add_argument("--seed", type=seed_int, default=0, help="default 0")
     p.add_argument("--out", help="a .csv or .parquet file to write (default RUN_DIR/scores.csv)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")

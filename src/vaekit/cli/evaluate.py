@@ -4,11 +4,9 @@ import json
 
 import vaekit
 from vaekit import atomic
-from vaekit.cli.args import bounded, output_path
+from vaekit.cli.args import add_importance_samples, bounded, output_path
 from vaekit.cli.pictures import load_run_data, spread
 from vaekit.errors import VaekitError
-
-MAX_IMPORTANCE_SAMPLES = 1_000_000
 
 
 def add_parser(sub, common):
@@ -20,13 +18,7 @@ def add_parser(sub, common):
     p.add_argument("run", metavar="RUN_DIR_OR_MODEL")
     p.add_argument("--dataset", help="dataset name or path (default: the run's dataset)")
     p.add_argument("--split", choices=("train", "val", "test"), default="test")
-    p.add_argument(
-        "--importance-samples",
-        "-k",
-        type=bounded(int, 1, MAX_IMPORTANCE_SAMPLES),
-        default=5000,
-        help="K, samples per example of the IWAE estimate (default 5000)",
-    )
+    add_importance_samples(p, default=5000)
     p.add_argument("--seed", type=bounded(int, 0, 2**32 - 1), default=0, help="default 0")
     p.add_argument(
         "--limit",
