@@ -65,8 +65,9 @@ class Tabular(Likelihood):
                 "Expected a table schema for the tabular likelihood: build the model with "
                 "build_vae(data.shape, 'tabular', codec=data.codec)."
             )
-        self.schema = TableSchema.from_config(schema).get_config()
-        self._layout(TableSchema.from_config(schema))
+        codec = TableSchema.from_config(schema)  # checked: it may come from a file
+        self.schema = codec.get_config()
+        self._layout(codec)
 
     def _layout(self, schema):
         """Fixed index arrays: where each column's values, flag and parameters sit."""
@@ -155,9 +156,7 @@ class Tabular(Likelihood):
         terms = []
         if self._num["value"].size:
             value = ops.take(x, self._num["value"], axis=-1)  # (batch, n_num)
-            mean = ops.take(params, self._num["mean"], axis=-1)
-            log_scale = ops.take(params, self._num["log_scale"], axis=-1)
-            log_scale = ops.clip(log_scale, self._log_scale_min, LOG_SCALE_MAX)
+            mean, log_scale = self._gaussians(params)
             sq = ops.square(value - mean) * ops.exp(-2.0 * log_scale)
             flag = ops.take(x, self._num["flag"], axis=-1)
             terms.append(flag * (-0.5 * (sq + LOG_2PI) - log_scale))
@@ -175,6 +174,12 @@ class Tabular(Likelihood):
         if self.condition_width:
             terms.append(ops.zeros_like(terms[0][..., :1]))
         return ops.take(ops.concatenate(terms, axis=-1), self._order, axis=-1)
+
+    def _gaussians(self, params):
+        """The number columns' means and clipped log-scales, each `(..., n_num)`."""
+        mean = ops.take(params, self._num["mean"], axis=-1)
+        log_scale = ops.take(params, self._num["log_scale"], axis=-1)
+        return mean, ops.clip(log_scale, self._log_scale_min, LOG_SCALE_MAX)
 
     def _categorical_log_softmax(self, params):
         logits = ops.take(params, self._cat["param"], axis=-1) + ops.convert_to_tensor(
@@ -236,9 +241,7 @@ class Tabular(Likelihood):
             seed = keras.random.SeedGenerator(seed)
         num = boolean = cat = None
         if self._num["value"].size:
-            mean = ops.take(params, self._num["mean"], axis=-1)
-            log_scale = ops.take(params, self._num["log_scale"], axis=-1)
-            log_scale = ops.clip(log_scale, self._log_scale_min, LOG_SCALE_MAX)
+            mean, log_scale = self._gaussians(params)
             num = mean + ops.exp(log_scale) * keras.random.normal(ops.shape(mean), seed=seed)
         if self._bool["value"].size:
             logit = ops.take(params, self._bool["logit"], axis=-1)
