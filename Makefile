@@ -16,9 +16,9 @@ $(VENV)/.demo-installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[jax]"
 	touch $@
 
-# Tests need all three backends, the test tools, the docs tools and the table formats.
+# Tests need all three backends, the test tools, the docs tools, the table formats and the server.
 $(VENV)/.dev-installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[jax,tensorflow,torch,test,docs,tables]"
+	$(BIN)/python -m pip install --quiet -e ".[jax,tensorflow,torch,test,docs,tables,serve]"
 	touch $@ $(VENV)/.demo-installed
 
 install: $(VENV)/.demo-installed

@@ -13,7 +13,7 @@ import sys
 import traceback
 
 import vaekit
-from vaekit.cli import data_commands, evaluate, pictures, report, train
+from vaekit.cli import data_commands, evaluate, pictures, report, serve, train
 from vaekit.cli.args import Parser, command_scope, one_line
 from vaekit.errors import TrainingInterrupted, VaekitError
 
@@ -51,6 +51,7 @@ def build_parser():
     pictures.add_parsers(sub, common)
     data_commands.add_parsers(sub, common)
     report.add_parser(sub, common)
+    serve.add_parser(sub, common)
     return parser
 
 

@@ -1,0 +1,134 @@
+"""The models a server holds: each trained run loaded once, with its codec and its batcher.
+
+`ServedModel` turns requests' arrays into model calls for any kind of data (images, text,
+tables) through the public API; the HTTP layer (`vaekit.serve.app`) only reads JSON and writes it.
+Its methods ending in `_batch` are what the worker thread runs: numpy in, numpy out.
+"""
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+import vaekit
+from vaekit.errors import ModelFileError, VaekitError
+from vaekit.serve.batching import Batcher
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class ServedModel:
+    """One trained model behind the server.
+
+    Args:
+        name: The model's name in URLs (`/v1/models/NAME/...`).
+        model: A `vaekit.VAE` (e.g. `vaekit.load_model(run)`).
+        batcher: Its `Batcher` (default: a new one, micro-batching on).
+        run: Where it was loaded from (shown to the operator, never to clients).
+    """
+
+    def __init__(self, name, model, batcher=None, run=None):
+        if not NAME.match(name):
+            raise VaekitError(
+                f"Expected a model name of letters, digits, '_', '.', '-' (at most 64). "
+                f"Received: {name!r:.80}"
+            )
+        self.name = name
+        self.model = model
+        self.run = run
+        self.batcher = batcher or Batcher()
+        self.kind = vaekit.kind_of(model)
+        self.codec = vaekit.model_codec(model)
+
+    # --- what clients see -----------------------------------------------------------------------
+
+    def info(self):
+        """The model's description: kind, shapes, likelihood, prior, condition."""
+        model = self.model
+        info = {
+            "name": self.name,
+            "kind": self.kind,
+            "latent_dim": int(model.latent_dim),
+            "data_shape": [int(d) for d in model.data_shape],
+            "likelihood": model.likelihood.kind,
+            "prior": type(model.prior).__name__,
+            "conditioned": bool(model.conditioned),
+        }
+        if self.kind == "table":
+            info["columns"] = [
+                {"name": c["name"], "type": c["type"]}
+                for c in self.codec.columns
+                if c["name"] != self.codec.condition
+            ]
+        if self.kind == "text":
+            info["vocabulary"] = self.codec.describe()
+        if model.conditioned:
+            info["condition"] = {
+                "name": self.codec.condition,
+                "values": [str(v) for v in self.codec.condition_values()],
+            }
+        return info
+
+    # --- model calls, on the worker thread ------------------------------------------------------
+
+    def encode_batch(self, x):
+        mean, log_var = self.model.encode(x)
+        return {"mean": mean, "log_var": log_var}
+
+    def decode_batch(self, z, condition=None):
+        """Data-space outputs of latents: image means, greedy token ids, or table rows (means)."""
+        model = self.model
+        if self.kind == "text":
+            params = model.decode(z, return_params=True)
+            return np.asarray(model.likelihood.generate(params, greedy=True))
+        return model.decode(z, condition=condition)
+
+    def reconstruct_batch(self, x):
+        mean, _ = self.model.encode(x)
+        return self.decode_batch(mean, self.model.condition_of(x))
+
+    def sample(self, num, seed, temperature, condition=None):
+        """`num` prior samples in data space (images: means; text: ids drawn token by token at
+        `temperature`; tables: rows drawn cell by cell)."""
+        model = self.model
+        if self.kind == "table":
+            return vaekit.prior_rows(
+                model, num, seed=seed, condition=condition, temperature=temperature
+            )
+        if self.kind == "text":
+            from keras import ops
+
+            z = ops.convert_to_numpy(model.prior.sample(int(num), model.latent_dim, seed=seed))
+            params = model.decode(z, return_params=True)
+            return np.asarray(model.likelihood.generate(params, temperature=temperature, seed=seed))
+        return vaekit.prior_samples(model, num, seed=seed, temperature=temperature)
+
+    def score(self, x, num_samples, seed):
+        return vaekit.score_examples(self.model, x, num_samples, seed=seed)
+
+    def close(self):
+        self.batcher.close()
+
+
+def load_served(specs, batching=True, max_rows=1024):
+    """`ServedModel`s of run directories: each spec `RUN` (named after its folder) or `NAME=RUN`.
+
+    Raises:
+        ModelFileError: a spec that is no vaekit run or model file, or two models of one name.
+    """
+    served = {}
+    for spec in specs:
+        name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        path = Path(os.path.expanduser(path))
+        if not name:
+            name = (path if path.is_dir() else path.parent).resolve().name
+        if name in served:
+            raise ModelFileError(
+                f"Two models are named {name!r}; name them apart with NAME=RUN (e.g. a={spec})."
+            )
+        model = vaekit.load_model(path)
+        served[name] = ServedModel(
+            name, model, Batcher(max_rows=max_rows, enabled=batching), run=str(path)
+        )
+    return served
