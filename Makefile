@@ -16,9 +16,10 @@ $(VENV)/.demo-installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[jax]"
 	touch $@
 
-# Tests need all three backends, the test tools, the docs tools, the table formats and the server.
+# Tests need all three backends, the test tools, the docs tools, the table formats, the server and
+# the exporters.
 $(VENV)/.dev-installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[jax,tensorflow,torch,test,docs,tables,serve]"
+	$(BIN)/python -m pip install --quiet -e ".[jax,tensorflow,torch,test,docs,tables,serve,export]"
 	touch $@ $(VENV)/.demo-installed
 
 install: $(VENV)/.demo-installed

@@ -333,3 +333,12 @@ def test_serve_command_answers_on_loopback(tiny_run):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_warm_up_runs_every_kind_at_each_merged_shape(models):
+    for served in models.values():
+        served.warm_up(4)  # shapes 1, 2, 4: an input of each kind the model accepts
+    outputs = models["tab"].decode_batch(
+        np.zeros((2, 2), "float32"), models["tab"].codec.encode_condition(["a", "b"])
+    )
+    assert outputs.shape == (2, models["tab"].model.data_shape[0])

@@ -56,6 +56,8 @@ _EXPORTS = {
     "load_model": "vaekit.models.saving",
     "load_run_config": "vaekit.models.saving",
     "resolve_model_path": "vaekit.models.saving",
+    "export_model": "vaekit.export",
+    "ExportError": "vaekit.export",
     "save_image_grid": "vaekit.pictures.plots",
     "save_reconstruction_grid": "vaekit.pictures.plots",
     "grid_png": "vaekit.pictures.plots",

@@ -142,3 +142,27 @@ def _torch_draw_state(seed_dtype):
 def all_layers(model):
     """Every layer inside `model`, nested models' included (Keras' `_flatten_layers`)."""
     return model._flatten_layers(include_self=False)
+
+
+def prepare_onnx_export():
+    """Make Keras' ONNX export work for vaekit's networks on the current backend.
+
+    On PyTorch, Keras exports a dynamic batch through PyTorch's TorchScript exporter, which has no
+    rule for `aten::ravel`; Keras' `ops.take` ravels its indices (the transposed convolution
+    gathers its kernel with it). The rule added here is the obvious one, a reshape to one axis,
+    registered once. (PyTorch's newer exporter, `dynamo=True`, fails on the same `take`: it turns
+    a no-op `squeeze` into an ONNX Squeeze that onnxruntime refuses.) Other backends need nothing.
+    """
+    if keras.backend.backend() != "torch" or _onnx_rules_added:
+        return
+    import torch
+
+    def ravel(graph, x):
+        shape = graph.op("Constant", value_t=torch.tensor([-1], dtype=torch.int64))
+        return graph.op("Reshape", x, shape)
+
+    torch.onnx.register_custom_op_symbolic("aten::ravel", ravel, 9)
+    _onnx_rules_added.append("aten::ravel")
+
+
+_onnx_rules_added = []  # the TorchScript exporter's rules `prepare_onnx_export` registered

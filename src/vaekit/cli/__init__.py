@@ -13,7 +13,7 @@ import sys
 import traceback
 
 import vaekit
-from vaekit.cli import data_commands, evaluate, pictures, report, serve, train
+from vaekit.cli import data_commands, evaluate, export, pictures, report, serve, train
 from vaekit.cli.args import Parser, command_scope, one_line
 from vaekit.errors import TrainingInterrupted, VaekitError
 
@@ -52,6 +52,7 @@ def build_parser():
     data_commands.add_parsers(sub, common)
     report.add_parser(sub, common)
     serve.add_parser(sub, common)
+    export.add_parser(sub, common)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""`vaekit serve RUN [RUN...]`: the HTTP API (and its OpenAPI docs) over trained models."""
+"""`vaekit serve RUN [RUN...]`: the HTTP API over trained models, its docs and the explorer page."""
 
 import importlib.util
 import os
@@ -15,8 +15,9 @@ def add_parser(sub, common):
         "serve",
         parents=[common],
         help="serve trained models over HTTP: encode, decode, sample, reconstruct, score",
-        description="Serve trained models over HTTP (JSON; OpenAPI docs at /docs). Binds to "
-        "loopback unless --host says otherwise; any other host needs a token.",
+        description="Serve trained models over HTTP (JSON; OpenAPI docs at /docs; the latent "
+        "explorer page at /, with a token at /#token=TOKEN). Binds to loopback unless --host "
+        "says otherwise; any other host needs a token.",
     )
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (or NAME=RUN)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -43,11 +44,17 @@ def add_parser(sub, common):
         default=16.0,
         help="largest request body in MB (default 16)",
     )
+    p.add_argument(
+        "--warm-up",
+        action="store_true",
+        help="before serving, run each model at every merged batch shape up to 64 examples, so "
+        "no request waits for a first compilation",
+    )
     p.set_defaults(func=cmd_serve)
 
 
 def cmd_serve(args):
-    for package in ("fastapi", "uvicorn"):
+    for package in ("fastapi", "uvicorn", "orjson"):
         if importlib.util.find_spec(package) is None:
             raise VaekitError(
                 f"vaekit serve needs {package}; install it with: pip install 'vaekit[serve]'"
@@ -61,6 +68,9 @@ def cmd_serve(args):
             f"${TOKEN_ENV}) that clients send as `Authorization: Bearer TOKEN`."
         )
     models = serve.load_served(args.runs, batching=not args.no_batching, max_rows=args.max_batch)
+    if args.warm_up:
+        for m in models.values():
+            m.warm_up(min(64, args.max_batch))
     app = serve.create_app(models, token=token, max_body_bytes=int(args.max_body_mb * 1e6))
 
     def ready(sock):
@@ -69,7 +79,7 @@ def cmd_serve(args):
         names = ", ".join(models)
         print(
             f"Serving {len(models)} model{'s' if len(models) > 1 else ''} ({names}) at "
-            f"http://{shown}:{port} (API docs at /docs; Ctrl-C stops)",
+            f"http://{shown}:{port} (the explorer at /, API docs at /docs; Ctrl-C stops)",
             flush=True,
         )
         sys.stdout.flush()

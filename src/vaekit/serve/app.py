@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 
 import vaekit
 from vaekit.errors import VaekitError
-from vaekit.serve import payloads
+from vaekit.serve import explorer, payloads
 
 log = logging.getLogger("vaekit.serve")
 
@@ -87,7 +87,9 @@ def create_app(models, token=None, max_body_bytes=MAX_BODY_BYTES):
     def health():
         return {"status": "ok", "models": len(app.state.models)}
 
-    app.include_router(api_router(app, token))
+    api = api_router(app, token)
+    app.include_router(api)
+    app.include_router(explorer.explorer_router(app, api.dependencies))  # the page at `/`
     return app
 
 
@@ -126,7 +128,7 @@ def api_router(app, token):
         m = served(name)
         x = _rows(payloads.read_inputs(m.model, m.codec, m.kind, body.inputs))
         out = await m.batcher.run(("encode",), m.encode_batch, x)
-        return {"mean": out["mean"].tolist(), "log_var": out["log_var"].tolist()}
+        return payloads.json_response({"mean": out["mean"], "log_var": out["log_var"]})
 
     @router.post("/models/{name}/decode")
     async def decode(name: str, body: DecodeRequest):
@@ -137,21 +139,27 @@ def api_router(app, token):
             out = await m.batcher.run(("decode",), m.decode_batch, z)
         else:
             out = await m.batcher.run(("decode", "condition"), m.decode_batch, z, condition)
-        return {"outputs": payloads.write_outputs(m.codec, m.kind, out, body.image_format)}
+        return payloads.json_response(
+            {"outputs": payloads.write_outputs(m.codec, m.kind, out, body.image_format)}
+        )
 
     @router.post("/models/{name}/reconstruct")
     async def reconstruct(name: str, body: ReconstructRequest):
         m = served(name)
         x = _rows(payloads.read_inputs(m.model, m.codec, m.kind, body.inputs))
         out = await m.batcher.run(("reconstruct",), m.reconstruct_batch, x)
-        return {"outputs": payloads.write_outputs(m.codec, m.kind, out, body.image_format)}
+        return payloads.json_response(
+            {"outputs": payloads.write_outputs(m.codec, m.kind, out, body.image_format)}
+        )
 
     @router.post("/models/{name}/sample")
     async def sample(name: str, body: SampleRequest):
         m = served(name)
         condition = payloads.read_condition(m.model, m.codec, body.condition, body.num)
         out = await m.batcher.call(m.sample, body.num, body.seed, body.temperature, condition)
-        return {"outputs": payloads.write_outputs(m.codec, m.kind, out, body.image_format)}
+        return payloads.json_response(
+            {"outputs": payloads.write_outputs(m.codec, m.kind, out, body.image_format)}
+        )
 
     @router.post("/models/{name}/score")
     async def score(name: str, body: ScoreRequest):
@@ -163,10 +171,10 @@ def api_router(app, token):
                 f"Received: {len(x)} x {body.samples}"
             )
         scores = await m.batcher.call(m.score, x, body.samples, body.seed)
-        out = {k: np.asarray(scores[k]).tolist() for k in ("score", "reconstruction", "kl")}
+        out = {k: np.asarray(scores[k]) for k in ("score", "reconstruction", "kl")}
         if "columns" in scores:
-            out["columns"] = {k: np.asarray(v).tolist() for k, v in scores["columns"].items()}
-        return out
+            out["columns"] = {k: np.asarray(v) for k, v in scores["columns"].items()}
+        return payloads.json_response(out)
 
     return router
 

@@ -6,6 +6,9 @@ is free it takes every queued request of the same kind (the same function and op
 batch, up to `max_rows` examples, and splits the result back. Nothing waits on a timer: one client
 pays no batching delay, many clients get large batches because they arrive while the model is busy.
 
+A merged call is padded to a power of two examples (the last example repeated), so a model meets
+a few batch shapes, not one per count: JAX compiles each operation once per shape.
+
 Calls that draw random numbers with a seed (prior samples, importance-sampled scores) are not
 merged, so that a request's result does not depend on what else arrived with it.
 """
@@ -119,6 +122,15 @@ class Batcher:
     def close(self):
         """Stop the worker thread (after the call it is running, if any)."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _padded(array):
+    """`array` with its last row repeated up to a power of two rows (at most double the rows)."""
+    rows = len(array)
+    target = 1 << max(rows - 1, 0).bit_length()
+    if target == rows or rows == 0:
+        return array
+    return np.concatenate([array, np.repeat(array[-1:], target - rows, axis=0)])
 
 
 def _rows(out, start, stop):
