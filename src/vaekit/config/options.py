@@ -132,6 +132,23 @@ def check_bound(free_bits, iw_samples, prefix=""):
         )
 
 
+def check_tc_weight(tc_weight, iw_samples, prefix=""):
+    """beta-TCVAE's weight of the total correlation: a finite number >= 0, on the ELBO only (the
+    IWAE bound has no KL term to split). Returns it as a float."""
+    value = float(tc_weight)
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(
+            f"Expected {prefix}tc_weight to be a finite number >= 0. Received: {tc_weight}"
+        )
+    if value != 1.0 and iw_samples > 1:
+        raise ConfigError(
+            f"Expected {prefix}tc_weight = 1 with {prefix}iw_samples > 1 (the total correlation "
+            f"is a part of the ELBO's KL term). Received: tc_weight={tc_weight}, "
+            f"iw_samples={iw_samples}"
+        )
+    return value
+
+
 ENGINES = ("fast", "keras")
 SCHEDULES = ("constant", "cosine")
 OPTIMIZERS = ("adam", "adam_normgrad")  # their classes: vaekit.training.optimizers.OPTIMIZERS

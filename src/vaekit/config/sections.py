@@ -20,6 +20,7 @@ from vaekit.config.options import (
     check_bound,
     check_log_var_range,
     check_options_table,
+    check_tc_weight,
     option,
     parse_log_var_range,
     parse_name_value,
@@ -153,6 +154,8 @@ class ModelConfig:
     beta: float = option(1.0, help="KL weight (default 1: the true ELBO)")
     # Training keeps the mean KL at >= this many nats per latent unit
     free_bits: float = option(0.0, help="nats per latent unit the KL may keep free")
+    # beta-TCVAE: the total correlation of q(z) weighted this instead of 1 (1: the plain ELBO)
+    tc_weight: float = option(1.0, help="weight of the KL's total-correlation part (beta-TCVAE)")
     # K > 1 trains on the IWAE bound with K importance samples
     iw_samples: int = option(1, help="train on the IWAE bound with K samples")
     # 2: a hierarchical VAE, z2 -> z1 -> x (Tomczak & Welling's HVAE)
@@ -195,6 +198,12 @@ class ModelConfig:
                 f"Expected model.iw_samples in [1, {MAX_IW_SAMPLES}]. Received: {self.iw_samples}"
             )
         check_bound(self.free_bits, self.iw_samples, "model.")
+        check_tc_weight(self.tc_weight, self.iw_samples, "model.")
+        if self.tc_weight != 1.0 and self.stochastic_layers == 2:
+            raise ConfigError(
+                f"Expected model.tc_weight = 1 for a hierarchical VAE (stochastic_layers = 2). "
+                f"Received: tc_weight={self.tc_weight}"
+            )
         check_log_var_range(self.log_var_range, "model.log_var_range")
         self.likelihood_options = check_options_table(
             "model.likelihood_options", self.likelihood_options

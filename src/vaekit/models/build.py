@@ -88,6 +88,6 @@ def build_vae(input_shape, config="seed", seed=None, codec=None, **overrides):
         activation=config.activation,
         **network_options,
     )
-    model = VAE(encoder, decoder, **options)
+    model = VAE(encoder, decoder, tc_weight=config.tc_weight, **options)
     model.build((None, *input_shape))
     return model

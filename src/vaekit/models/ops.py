@@ -31,6 +31,30 @@ def diag_gaussian_log_prob_at_noise(noise, log_var, axis=-1):
     return -0.5 * ops.sum(ops.square(noise) + log_var + LOG_2PI, axis=axis)
 
 
+def total_correlation(z, mean, log_var):
+    """Each example's term of the minibatch estimate of the total correlation of q(z), `(batch,)`.
+
+    TC = KL(q(z) || prod_d q(z_d)), with q(z) the aggregate posterior. Chen et al. (2018)'s
+    minibatch estimate, with the batch standing for the data: log q(z_i) is
+    logsumexp_j log q(z_i | x_j) - log M over the batch's M posteriors, log q(z_id) likewise per
+    dimension, and example i's term is log q(z_i) - sum_d log q(z_id). Its mean over the batch
+    is the estimate (it is biased for small batches; its gradient is what beta-TCVAE needs).
+
+    Args:
+        z: Posterior draws, `(batch, latent)`, one per example.
+        mean: Posterior means, `(batch, latent)`.
+        log_var: Posterior log-variances, `(batch, latent)`.
+    """
+    z, mean, log_var = _tensors(z, mean, log_var)
+    diff = ops.expand_dims(z, 1) - ops.expand_dims(mean, 0)  # (i, j, latent): z_i under q(.|x_j)
+    log_var_j = ops.expand_dims(log_var, 0)
+    log_q = -0.5 * (ops.square(diff) * ops.exp(-log_var_j) + log_var_j + LOG_2PI)
+    log_m = ops.log(ops.cast(ops.shape(z)[0], z.dtype))
+    log_qz = ops.logsumexp(ops.sum(log_q, axis=-1), axis=1) - log_m  # (batch,)
+    log_qz_dims = ops.logsumexp(log_q, axis=1) - log_m  # (batch, latent)
+    return log_qz - ops.sum(log_qz_dims, axis=-1)
+
+
 def standard_normal_log_prob(z, axis=-1):
     """log N(z; 0, I), summed over `axis`."""
     z = ops.convert_to_tensor(z)

@@ -32,6 +32,11 @@ class VAE(keras.Model):
         prior: A prior name (`"standard_normal"`), config or instance.
         beta: Weight of the KL term (>= 0).
         seed: Optional int seed for the sampling layer.
+        free_bits: Nats per latent unit the batch's mean KL may keep free in training.
+        iw_samples: K > 1 trains on the IWAE bound with K importance samples.
+        log_var_range: `(low, high)` clip of the posterior's log-variances.
+        tc_weight: beta-TCVAE's weight of the total correlation of q(z), the KL's part that ties
+            dimensions together (1: the plain ELBO); applied in training only.
 
     Call arguments:
         x: A batch of data, `(batch, *data_shape)`.
@@ -59,6 +64,7 @@ class VAE(keras.Model):
         free_bits=0.0,
         iw_samples=1,
         log_var_range=config_lib.LOG_VAR_RANGE,
+        tc_weight=1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -101,6 +107,7 @@ class VAE(keras.Model):
                 f"Received: free_bits={free_bits}, iw_samples={iw_samples}"
             )
         config_lib.check_bound(self.free_bits, self.iw_samples)
+        self.tc_weight = config_lib.check_tc_weight(tc_weight, self.iw_samples)
         self.sampler = GaussianSampler(seed=seed, name="sampler")
         self._bind_prior()
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
@@ -277,6 +284,11 @@ class VAE(keras.Model):
                 floor = self.free_bits * self.latent_dim
                 kl_term = kl + ops.maximum(floor - batch_mean(kl), 0.0)
             per_example = reconstruction + self.kl_weight(training) * kl_term  # (batch,)
+            if training and self.tc_weight != 1.0:
+                # beta-TCVAE (Chen et al. 2018): the KL's total-correlation part weighted
+                # tc_weight instead of 1, through the minibatch estimate of TC.
+                tc = vops.total_correlation(y_pred["z"], y_pred["mean"], y_pred["log_var"])
+                per_example = per_example + (self.tc_weight - 1.0) * tc
         loss = batch_mean(per_example)
         self.reconstruction_tracker.update_state(reconstruction, sample_weight=sample_weight)
         self.kl_tracker.update_state(kl, sample_weight=sample_weight)
@@ -352,6 +364,7 @@ class VAE(keras.Model):
             "free_bits": self.free_bits,
             "iw_samples": self.iw_samples,
             "log_var_range": list(self.log_var_range),
+            "tc_weight": self.tc_weight,
         }
 
     @classmethod
