@@ -19,7 +19,7 @@ $(VENV)/.demo-installed: $(BIN)/python pyproject.toml
 # Tests need all three backends, the test tools, the docs tools, the table formats, the server and
 # the exporters.
 $(VENV)/.dev-installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[jax,tensorflow,torch,test,docs,tables,serve,export]"
+	$(BIN)/python -m pip install --quiet -e ".[jax,tensorflow,torch,test,docs,tables,serve,export,metrics]"
 	touch $@ $(VENV)/.demo-installed
 
 install: $(VENV)/.demo-installed

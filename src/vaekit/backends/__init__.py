@@ -2,6 +2,7 @@
 
 - `fast_loop`: `fit_fast`, many training steps per compiled call with the data on the device,
   written once over the backends' runners;
+- `distribution`: data parallelism (Keras' `DataParallel`, JAX only);
 - `jax_backend`, `tensorflow_backend`, `torch_backend`: each backend's training `Runner` and its
   `compile_scorer` for the importance-sampled NLL;
 - `keras_compat`: every use of Keras internals, and the backend quirks vaekit works around.

@@ -17,17 +17,29 @@ class Runner:
     between steps costs nothing.
     """
 
-    pads_last_batch = True  # one compiled shape for every batch
+    pads_last_batch = True  # one compiled shape for every batch (so it splits over devices too)
 
     def __init__(self, model):
         import jax
 
         self.jax, self.model = jax, model
         shape = (-1, *model.data_shape)
+        # Under a distribution (`keras.distribution.DataParallel`): the data and index arrays are
+        # put replicated on its devices, and each batch is constrained to be split over them along
+        # its first axis; XLA then runs each device's share and sums the gradients across them.
+        distribution = keras.distribution.distribution()
+        self.mesh = distribution.device_mesh if distribution is not None else None
+
+        def split(batch):
+            if distribution is None:
+                return batch
+            layout = distribution.get_data_layout(batch.shape).backend_layout
+            return jax.lax.with_sharding_constraint(batch, layout)
 
         def step(i, state, x, index, weights):
             batch = jax.numpy.take(x, index[i], axis=0).reshape(shape)  # (batch, *data_shape)
-            _, state = model.train_step(state, (batch, None, weights[i]))
+            batch, weight = split(batch), split(weights[i])
+            _, state = model.train_step(state, (batch, None, weight))
             return state
 
         def run(state, x, index, weights, start, stop):
@@ -41,7 +53,10 @@ class Runner:
             self._run = jax.jit(run)
 
     def put(self, array):
-        return self.jax.device_put(array)
+        if self.mesh is None:
+            return self.jax.device_put(array)
+        layout = keras.distribution.TensorLayout([None] * array.ndim, self.mesh)  # replicated
+        return self.jax.device_put(array, layout.backend_layout)
 
     def run(self, x, index, weights, start, stop):
         model = self.model

@@ -13,7 +13,16 @@ import sys
 import traceback
 
 import vaekit
-from vaekit.cli import data_commands, evaluate, export, pictures, report, serve, train
+from vaekit.cli import (
+    data_commands,
+    disentanglement,
+    evaluate,
+    export,
+    pictures,
+    report,
+    serve,
+    train,
+)
 from vaekit.cli.args import Parser, command_scope, one_line
 from vaekit.errors import TrainingInterrupted, VaekitError
 
@@ -48,6 +57,7 @@ def build_parser():
 
     train.add_parser(sub, common)
     evaluate.add_parser(sub, common)
+    disentanglement.add_parser(sub, common)
     pictures.add_parsers(sub, common)
     data_commands.add_parsers(sub, common)
     report.add_parser(sub, common)

@@ -16,6 +16,7 @@ Everything is importable from `vaekit.config` itself.
 
 from vaekit.config.options import (
     BINARIZE_MODES,
+    DISTRIBUTE_MODES,
     ENGINES,
     LOG_VAR_RANGE,
     MAX_COMPONENTS,
@@ -54,6 +55,7 @@ from vaekit.errors import ConfigError
 
 __all__ = [
     "BINARIZE_MODES",
+    "DISTRIBUTE_MODES",
     "ENGINES",
     "LOG_VAR_RANGE",
     "MAX_COMPONENTS",

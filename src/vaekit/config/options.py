@@ -150,6 +150,8 @@ def check_tc_weight(tc_weight, iw_samples, prefix=""):
 
 
 ENGINES = ("fast", "keras")
+# How training uses the devices: one, or each batch split over all local ones (JAX).
+DISTRIBUTE_MODES = ("none", "data_parallel")
 SCHEDULES = ("constant", "cosine")
 OPTIMIZERS = ("adam", "adam_normgrad")  # their classes: vaekit.training.optimizers.OPTIMIZERS
 

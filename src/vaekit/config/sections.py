@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from vaekit.config.options import (
     BINARIZE_MODES,
+    DISTRIBUTE_MODES,
     ENGINES,
     LOG_VAR_RANGE,
     MAX_COMPONENTS,
@@ -235,6 +236,17 @@ class TrainConfig:
         choices=ENGINES,
         help="fast (data on device, many steps per call; default) or keras (plain fit)",
     )
+    # data_parallel: Keras' DataParallel on JAX, each batch split over the local devices (the
+    # fast engine); multi-host when keras.distribution.initialize's environment variables are set
+    distribute: str = option(
+        "none",
+        choices=DISTRIBUTE_MODES,
+        help="data_parallel (JAX): replicate the model and split each batch over the local "
+        "devices (batch size divisible by their number); several hosts join when "
+        "KERAS_DISTRIBUTION_JOB_ADDRESSES (the coordinator's IP:PORT), "
+        "KERAS_DISTRIBUTION_NUM_PROCESSES and KERAS_DISTRIBUTION_PROCESS_ID are set "
+        "(default {default})",
+    )
     # 0: about a tenth of an epoch
     steps_per_call: int = option(0, help="fast engine: steps per compiled call")
     # keras engine (`compile` option)
@@ -273,6 +285,17 @@ class TrainConfig:
             )
         if self.engine not in ENGINES:
             raise ConfigError(f"Expected train.engine in {ENGINES}. Received: {self.engine!r}")
+        if self.distribute not in DISTRIBUTE_MODES:
+            raise ConfigError(
+                f"Expected train.distribute in {DISTRIBUTE_MODES}. Received: {self.distribute!r}"
+            )
+        if self.distribute != "none" and self.engine != "fast":
+            # Keras' fit would split every batch, and an epoch's smaller last batch rarely divides
+            # by the device count; the fast engine pads it to full size.
+            raise ConfigError(
+                f"Expected train.engine = 'fast' with train.distribute = {self.distribute!r} (it "
+                f"splits the padded last batch evenly). Received: engine={self.engine!r}"
+            )
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(
                 f"Expected train.optimizer in {OPTIMIZERS}. Received: {self.optimizer!r}"

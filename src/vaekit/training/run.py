@@ -22,6 +22,7 @@ import vaekit
 from vaekit import atomic
 from vaekit import config as config_lib
 from vaekit import run_dir as run_files
+from vaekit.backends import distribution as distribution_lib
 from vaekit.backends.fast_loop import fit_fast
 from vaekit.backends.keras_compat import set_seed
 from vaekit.data import load_configured
@@ -87,6 +88,7 @@ def train(config=None, out_dir="runs/latest", *, overwrite=False, verbose="auto"
     """
     config = (config or config_lib.RunConfig()).validate()
     run_files.check_new(out_dir, overwrite)  # early, before a data load; again once claimed
+    distribution = distribution_lib.data_parallel(config.train)  # None unless data_parallel
     needs = ("tensorflow", "tensorboard")
     if config.train.tensorboard and None in map(importlib.util.find_spec, needs):
         raise VaekitError(
@@ -106,7 +108,8 @@ def train(config=None, out_dir="runs/latest", *, overwrite=False, verbose="auto"
             f"Received {data.kind} data ({data.name})."
         )
     set_seed(config.train.seed)
-    model = build_vae(data.shape, config.model, seed=config.train.seed, codec=data.codec)
+    with distribution_lib.scope(distribution):  # its variables replicated on the devices
+        model = build_vae(data.shape, config.model, seed=config.train.seed, codec=data.codec)
     if trained is not None:
         start_from(model, trained, config.train.init_from)
         del trained
@@ -115,7 +118,7 @@ def train(config=None, out_dir="runs/latest", *, overwrite=False, verbose="auto"
         shutil.rmtree(checkpoint_dir(run_dir), ignore_errors=True)  # an overwritten run's
         _compile(model, config)
         atomic.write_text(run_dir / CONFIG_FILE, config_lib.to_toml(config))
-        return _fit(model, data, config, run_dir, None, verbose, callbacks)
+        return _fit(model, data, config, run_dir, None, verbose, callbacks, distribution)
 
 
 def _compile(model, config):
@@ -164,17 +167,22 @@ def _resume(run_dir, epochs, verbose, callbacks):
             f"Run {run_dir} has already trained {state['epochs_done']} of {config.train.epochs} "
             f"epochs; pass a larger --epochs to train on."
         )
+    distribution = distribution_lib.data_parallel(config.train)
     data = _load_data(config)
-    model = load_checkpoint(run_dir, state)
-    return _fit(model, data, config, run_dir, state, verbose, callbacks)
+    with distribution_lib.scope(distribution):
+        model = load_checkpoint(run_dir, state)
+    return _fit(model, data, config, run_dir, state, verbose, callbacks, distribution)
 
 
 def _load_data(config):
     return load_configured(config.data, config.train.seed)
 
 
-def _fit(model, data, config, run_dir, state, verbose, callbacks):
-    """Fit from `state` (None: from scratch) to `config.train.epochs`, then write the run's files."""
+def _fit(model, data, config, run_dir, state, verbose, callbacks, distribution=None):
+    """Fit from `state` (None: from scratch) to `config.train.epochs`, then write the run's files.
+
+    `distribution` (data_parallel) reaches only the training steps; evaluation, sampling and
+    saving use the replicated variables on their own."""
     tc = config.train
     verbose = fit_verbosity(verbose)  # a log or a pipe gets plain lines, not a redrawn bar
     dynamic = config.data.binarize == "dynamic"
@@ -228,6 +236,7 @@ def _fit(model, data, config, run_dir, state, verbose, callbacks):
                 callbacks=run_callbacks,
                 verbose=verbose,
                 steps_per_call=tc.steps_per_call,
+                distribution=distribution,
             )
         else:
             model.fit(
@@ -266,6 +275,7 @@ def _fit(model, data, config, run_dir, state, verbose, callbacks):
         "best_epoch": checkpoint.state["best_epoch"],
         "stopped_early_at_epoch": stopper.stopped_epoch if stopper else None,
         "engine": tc.engine,
+        "devices": len(distribution.device_mesh.devices.flat) if distribution else 1,
         "snapshot_seconds": round(snapshots.seconds, 3) if snapshots else None,
         "snapshot_seconds_each": [round(t, 4) for t in snapshots.times] if snapshots else None,
         "backend": keras.backend.backend(),
