@@ -15,10 +15,9 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import expect, sync_playwright
 
 import vaekit
+from serving import LINES, table_model, text_model  # noqa: E402
 from vaekit import config as config_lib
 from vaekit.data import FACTOR_NAMES, SHAPE_NAMES
-from vaekit.data.schema import TableSchema, as_table
-from vaekit.data.vocabulary import Vocabulary
 from vaekit.serve import ServedModel, create_app, load_served
 from vaekit.serve.explorer import projection
 from vaekit.serve.server import bind
@@ -33,41 +32,15 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-COLUMNS = ["size", "colour", "ok", "count", "group"]
-ROWS = [
-    ["1.5", "red", "yes", "3", "a"],
-    ["2.25", "blue", "no", "4", "b"],
-    ["", "red", "yes", "", "a"],
-    ["3.0", "green", "", "5", "b"],
-    ["0.5", "blue", "no", "7", "a"],
-]
-LINES = ["the cat sees a dog", "a dog sees the cat", "the bird sings", "a cat sings"]
 TOKEN = "s3cret-token"
-
-
-def _table_model():
-    schema = TableSchema.fit(as_table(ROWS, COLUMNS)).with_condition("group")
-    cfg = config_lib.model_preset("tabular")
-    cfg.latent_dim, cfg.hidden_units = 2, [8]
-    model = vaekit.build_vae((schema.size,), cfg, seed=2, codec=schema)
-    return model, schema.encode(as_table(ROWS, COLUMNS))
-
-
-def _text_model():
-    vocabulary = Vocabulary.build(LINES, max_length=8)
-    cfg = config_lib.model_preset("sentence")
-    cfg.latent_dim, cfg.hidden_units = 4, [16]
-    cfg.likelihood_options = {"hidden": 16, "embedding_dim": 8}
-    model = vaekit.build_vae((9,), cfg, seed=3, codec=vocabulary)
-    return model, vocabulary.encode_examples(LINES)
 
 
 @pytest.fixture(scope="module")
 def models(tiny_run):
     served = load_served([f"shapes={tiny_run}"])
-    table, rows = _table_model()
+    table, rows = table_model()
     served["tab"] = ServedModel("tab", table, examples=(rows, None, None))
-    text, ids = _text_model()
+    text, ids = text_model()
     topics = np.array([0, 0, 1, 1])  # class labels with names
     served["txt"] = ServedModel("txt", text, examples=(ids, topics, ["cats", "birds"]))
     yield served

@@ -18,49 +18,17 @@ import httpx  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 import vaekit  # noqa: E402
-from vaekit import config as config_lib  # noqa: E402
-from vaekit.data.schema import TableSchema, as_table  # noqa: E402
-from vaekit.data.vocabulary import Vocabulary  # noqa: E402
+from serving import LINES, image_model, table_model, text_model  # noqa: E402
+from vaekit.data.schema import as_table  # noqa: E402
 from vaekit.serve import Batcher, ServedModel, create_app  # noqa: E402
-
-ROWS = [
-    ["1.5", "red", "yes", "3", "a"],
-    ["2.25", "blue", "no", "4", "b"],
-    ["", "red", "yes", "", "a"],
-    ["3.0", "green", "", "5", "b"],
-    ["0.5", "blue", "no", "7", "a"],
-]
-LINES = ["the cat sees a dog", "a dog sees the cat", "the bird sings", "a cat sings"]
-
-
-def _image_model():
-    cfg = config_lib.model_preset("seed")
-    cfg.latent_dim, cfg.hidden_units = 3, [16]
-    return vaekit.build_vae((8, 8, 1), cfg, seed=1)
-
-
-def _table_model():
-    schema = TableSchema.fit(as_table(ROWS, ["size", "colour", "ok", "count", "group"]))
-    schema = schema.with_condition("group")
-    cfg = config_lib.model_preset("tabular")
-    cfg.latent_dim, cfg.hidden_units = 2, [8]
-    return vaekit.build_vae((schema.size,), cfg, seed=2, codec=schema)
-
-
-def _text_model():
-    vocabulary = Vocabulary.build(LINES, max_length=8)
-    cfg = config_lib.model_preset("sentence")
-    cfg.latent_dim, cfg.hidden_units = 4, [16]
-    cfg.likelihood_options = {"hidden": 16, "embedding_dim": 8}
-    return vaekit.build_vae((9,), cfg, seed=3, codec=vocabulary)
 
 
 @pytest.fixture(scope="module")
 def models():
     return {
-        "img": ServedModel("img", _image_model()),
-        "tab": ServedModel("tab", _table_model()),
-        "txt": ServedModel("txt", _text_model()),
+        "img": ServedModel("img", image_model()),
+        "tab": ServedModel("tab", table_model()[0]),
+        "txt": ServedModel("txt", text_model()[0]),
     }
 
 
@@ -251,7 +219,7 @@ def test_a_token_guards_every_model_route(models):
 
 
 def test_concurrent_requests_are_merged_into_fewer_model_calls():
-    model = _image_model()
+    model = image_model()
     z = np.random.default_rng(4).normal(size=(32, 3)).astype("float32")
     expected = model.decode(z)
 

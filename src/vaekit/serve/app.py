@@ -139,27 +139,21 @@ def api_router(app, token):
             out = await m.batcher.run(("decode",), m.decode_batch, z)
         else:
             out = await m.batcher.run(("decode", "condition"), m.decode_batch, z, condition)
-        return payloads.json_response(
-            {"outputs": payloads.write_outputs(m.codec, m.kind, out, body.image_format)}
-        )
+        return _outputs(m, out, body.image_format)
 
     @router.post("/models/{name}/reconstruct")
     async def reconstruct(name: str, body: ReconstructRequest):
         m = served(name)
         x = _rows(payloads.read_inputs(m.model, m.codec, m.kind, body.inputs))
         out = await m.batcher.run(("reconstruct",), m.reconstruct_batch, x)
-        return payloads.json_response(
-            {"outputs": payloads.write_outputs(m.codec, m.kind, out, body.image_format)}
-        )
+        return _outputs(m, out, body.image_format)
 
     @router.post("/models/{name}/sample")
     async def sample(name: str, body: SampleRequest):
         m = served(name)
         condition = payloads.read_condition(m.model, m.codec, body.condition, body.num)
         out = await m.batcher.call(m.sample, body.num, body.seed, body.temperature, condition)
-        return payloads.json_response(
-            {"outputs": payloads.write_outputs(m.codec, m.kind, out, body.image_format)}
-        )
+        return _outputs(m, out, body.image_format)
 
     @router.post("/models/{name}/score")
     async def score(name: str, body: ScoreRequest):
@@ -177,6 +171,13 @@ def api_router(app, token):
         return payloads.json_response(out)
 
     return router
+
+
+def _outputs(m, out, image_format):
+    """The response of a route that returns data: `{"outputs": [...]}` in the kind's own form."""
+    return payloads.json_response(
+        {"outputs": payloads.write_outputs(m.codec, m.kind, out, image_format)}
+    )
 
 
 def _rows(x):
