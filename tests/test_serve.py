@@ -151,7 +151,9 @@ def test_text_routes_speak_sentences(client, models):
         ("img/encode", {"inputs": [[[0.0]]]}, 422, "shape [8, 8, 1]"),
         ("img/encode", {"inputs": [np.full((8, 8), 2.0).tolist()]}, 422, "values in [0, 1]"),
         ("img/encode", {"inputs": ["not-base64!"]}, 422, "base64 PNG"),
-        ("img/encode", {"inputs": []}, 422, "non-empty list"),
+        ("img/encode", {"inputs": []}, 422, "at least 1 item"),
+        ("txt/encode", {"inputs": [""] * 1025}, 422, "at most 1024 items"),
+        ("img/decode", {"z": [[0.0, 0.0, 0.0]] * 1025}, 422, "at most 1024 items"),
         ("img/encode", {"inputs": [[["a"] * 8] * 8]}, 422, "numbers"),
         ("img/sample", {"num": 10**9}, 422, "num"),
         ("img/sample", {"temperature": -1}, 422, "temperature"),
@@ -206,6 +208,11 @@ def test_a_body_over_the_limit_gets_413_before_the_model_runs(models):
         )
         assert streamed.status_code == 413
         assert c.post("/v1/models/img/decode", json={"z": [[0, 0, 0]]}).status_code == 200
+
+
+def test_an_empty_token_is_refused_not_taken_for_none(models):
+    with pytest.raises(ValueError, match="non-empty token"):
+        create_app(models, token="")
 
 
 def test_a_token_guards_every_model_route(models):

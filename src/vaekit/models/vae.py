@@ -36,7 +36,8 @@ class VAE(keras.Model):
         iw_samples: K > 1 trains on the IWAE bound with K importance samples.
         log_var_range: `(low, high)` clip of the posterior's log-variances.
         tc_weight: beta-TCVAE's weight of the total correlation of q(z), the KL's part that ties
-            dimensions together (1: the plain ELBO); applied in training only.
+            dimensions together, within the KL (1: the plain ELBO; beta and the KL warm-up scale
+            the whole KL, this part included); applied in training only.
 
     Call arguments:
         x: A batch of data, `(batch, *data_shape)`.
@@ -286,9 +287,10 @@ class VAE(keras.Model):
             per_example = reconstruction + self.kl_weight(training) * kl_term  # (batch,)
             if training and self.tc_weight != 1.0:
                 # beta-TCVAE (Chen et al. 2018): the KL's total-correlation part weighted
-                # tc_weight instead of 1, through the minibatch estimate of TC.
+                # tc_weight instead of 1 within the KL (so beta and the warm-up scale it too),
+                # through the minibatch estimate of TC.
                 tc = vops.total_correlation(y_pred["z"], y_pred["mean"], y_pred["log_var"])
-                per_example = per_example + (self.tc_weight - 1.0) * tc
+                per_example = per_example + self.kl_weight(training) * (self.tc_weight - 1.0) * tc
         loss = batch_mean(per_example)
         self.reconstruction_tracker.update_state(reconstruction, sample_weight=sample_weight)
         self.kl_tracker.update_state(kl, sample_weight=sample_weight)

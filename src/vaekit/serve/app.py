@@ -40,11 +40,15 @@ class _Body(BaseModel):
 
 
 class EncodeRequest(_Body):
-    inputs: list[Any] = Field(description="examples: images, strings or table rows")
+    inputs: list[Any] = Field(
+        min_length=1, max_length=MAX_ROWS, description="examples: images, strings or table rows"
+    )
 
 
 class DecodeRequest(_Body):
-    z: list[list[float]] = Field(description="latent vectors, (n, latent_dim)")
+    z: list[list[float]] = Field(
+        min_length=1, max_length=MAX_ROWS, description="latent vectors, (n, latent_dim)"
+    )
     condition: Any = Field(None, description="a conditional model's value, or one per latent")
     image_format: ImageFormat = "list"
 
@@ -74,6 +78,8 @@ def create_app(models, token=None, max_body_bytes=MAX_BODY_BYTES):
         token: If given, every `/v1` route asks for `Authorization: Bearer <token>`.
         max_body_bytes: Larger request bodies get a 413.
     """
+    if token is not None and not token:
+        raise ValueError("Expected a non-empty token, or None for no token. Received: ''")
     app = FastAPI(
         title="vaekit",
         version=vaekit.__version__,

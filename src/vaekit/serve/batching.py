@@ -52,6 +52,7 @@ class Batcher:
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="vaekit-model")
         self._queues = collections.OrderedDict()  # key -> (fn, deque of _Job)
         self._draining = False
+        self._task = None
         self.calls = 0  # model calls made (merged batches count once): for tests and benchmarks
         self.requests = 0
 
@@ -70,7 +71,7 @@ class Batcher:
         self.requests += 1
         if not self._draining:
             self._draining = True
-            loop.create_task(self._drain())
+            self._task = loop.create_task(self._drain())  # kept: the loop holds tasks weakly
         return await job.future
 
     async def call(self, fn, *args):
@@ -98,26 +99,28 @@ class Batcher:
             self._draining = False
 
     async def _call(self, loop, fn, jobs):
-        inputs = (
-            jobs[0].inputs
-            if len(jobs) == 1
-            else tuple(
-                np.concatenate(parts) for parts in zip(*(j.inputs for j in jobs), strict=True)
-            )
-        )
         self.calls += 1
         try:
+            inputs = (
+                jobs[0].inputs
+                if len(jobs) == 1
+                else tuple(
+                    np.concatenate(parts) for parts in zip(*(j.inputs for j in jobs), strict=True)
+                )
+            )
+            inputs = tuple(_padded(a) for a in inputs)
             out = await loop.run_in_executor(self._executor, fn, *inputs)
-        except Exception as exc:  # every waiting request gets the error
+            start = 0
+            for job in jobs:
+                if not job.future.done():  # a client that went away cancelled its future
+                    job.future.set_result(_rows(out, start, start + job.rows))
+                start += job.rows
+        except BaseException as exc:  # every waiting request gets the error, even a cancellation
             for job in jobs:
                 if not job.future.done():
                     job.future.set_exception(exc)
-            return
-        start = 0
-        for job in jobs:
-            if not job.future.done():  # a client that went away cancelled its future
-                job.future.set_result(_rows(out, start, start + job.rows))
-            start += job.rows
+            if not isinstance(exc, Exception):
+                raise
 
     def close(self):
         """Stop the worker thread (after the call it is running, if any)."""

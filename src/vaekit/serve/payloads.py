@@ -168,7 +168,7 @@ def _png(text, shape, what):
         if isinstance(exc, PayloadError):
             raise
         raise PayloadError(f"Expected {what} to be base64 PNG data. Received: {exc}") from None
-    except (UnidentifiedImageError, OSError):
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
         raise PayloadError(
             f"Expected {what} to be a PNG image. Received: unreadable data"
         ) from None
