@@ -132,14 +132,14 @@ def api_router(app, token):
     @router.post("/models/{name}/encode")
     async def encode(name: str, body: EncodeRequest):
         m = served(name)
-        x = _rows(payloads.read_inputs(m.model, m.codec, m.kind, body.inputs))
+        x = payloads.read_inputs(m.model, m.codec, m.kind, body.inputs)
         out = await m.batcher.run(("encode",), m.encode_batch, x)
         return payloads.json_response({"mean": out["mean"], "log_var": out["log_var"]})
 
     @router.post("/models/{name}/decode")
     async def decode(name: str, body: DecodeRequest):
         m = served(name)
-        z = _rows(payloads.read_latents(body.z, m.model.latent_dim))
+        z = payloads.read_latents(body.z, m.model.latent_dim)
         condition = _condition(m, body.condition, len(z))
         if condition is None:
             out = await m.batcher.run(("decode",), m.decode_batch, z)
@@ -150,7 +150,7 @@ def api_router(app, token):
     @router.post("/models/{name}/reconstruct")
     async def reconstruct(name: str, body: ReconstructRequest):
         m = served(name)
-        x = _rows(payloads.read_inputs(m.model, m.codec, m.kind, body.inputs))
+        x = payloads.read_inputs(m.model, m.codec, m.kind, body.inputs)
         out = await m.batcher.run(("reconstruct",), m.reconstruct_batch, x)
         return _outputs(m, out, body.image_format)
 
@@ -164,7 +164,7 @@ def api_router(app, token):
     @router.post("/models/{name}/score")
     async def score(name: str, body: ScoreRequest):
         m = served(name)
-        x = _rows(payloads.read_inputs(m.model, m.codec, m.kind, body.inputs))
+        x = payloads.read_inputs(m.model, m.codec, m.kind, body.inputs)
         if len(x) * body.samples > MAX_SCORE_DRAWS:
             raise payloads.PayloadError(
                 f"Expected at most {MAX_SCORE_DRAWS} draws (examples x samples) per request. "
@@ -184,14 +184,6 @@ def _outputs(m, out, image_format):
     return payloads.json_response(
         {"outputs": payloads.write_outputs(m.codec, m.kind, out, image_format)}
     )
-
-
-def _rows(x):
-    if len(x) > MAX_ROWS:
-        raise payloads.PayloadError(
-            f"Expected at most {MAX_ROWS} examples per request. Received: {len(x)}"
-        )
-    return x
 
 
 def _condition(m, value, n):

@@ -143,9 +143,7 @@ class ServedModel:
         x = self._typical_input()
         rows = 1
         while rows <= max_rows:
-            mean = self.encode_batch(np.repeat(x, rows, axis=0))["mean"]
-            condition = self.model.condition_of(np.repeat(x, rows, axis=0))
-            self.decode_batch(mean, condition)
+            self.reconstruct_batch(np.repeat(x, rows, axis=0))  # encode, then decode
             rows *= 2
 
     def _typical_input(self):
